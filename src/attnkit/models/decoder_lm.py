@@ -1,0 +1,92 @@
+"""Decoder-only language model (GPT-style): predict the next token from the ones before.
+
+    tokens ─► InputEmbedding ─► TransformerStack (causal self-attention) ─► lm_head ─► logits
+
+The causal mask is what makes it a language model: position t sees tokens ≤ t only, so
+every position of a sequence is a training example for "what comes next".
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from attnkit.config import DecoderLMConfig, embedding_options, stack_options
+from attnkit.nn import (
+    AttentionMaps,
+    InputEmbedding,
+    ModelOutput,
+    StackCache,
+    TransformerStack,
+    init_transformer_weights,
+)
+
+__all__ = ["DecoderLM"]
+
+
+class DecoderLM(nn.Module):
+    """A GPT-style language model built from a :class:`~attnkit.config.DecoderLMConfig`.
+
+    Shape:
+        tokens ``(B, T)`` long; targets ``(B, T)`` long (the next tokens, ``-100`` =
+        ignore); padding_mask ``(B, T)`` bool (``True`` = real; left padding for
+        generation) → ``ModelOutput.logits`` ``(B, T, V)``.
+
+    Example:
+        >>> model = DecoderLM(DecoderLMConfig(vocab_size=65, d_model=32, num_heads=4))
+        >>> model(torch.randint(65, (2, 10))).logits.shape
+        torch.Size([2, 10, 65])
+    """
+
+    def __init__(self, config: DecoderLMConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = InputEmbedding(
+            config.vocab_size, padding_idx=config.pad_id, **embedding_options(config)
+        )
+        self.decoder = TransformerStack(config.num_layers, causal=True, **stack_options(config))
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        init_transformer_weights(self, std=config.init_std, num_layers=config.num_layers)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.embedding.token.weight
+
+    def new_cache(self) -> StackCache:
+        """An empty key/value cache for :meth:`decode_step`."""
+        return self.decoder.new_cache()
+
+    def forward(
+        self,
+        tokens: Tensor,
+        *,
+        targets: Tensor | None = None,
+        padding_mask: Tensor | None = None,
+        cache: StackCache | None = None,
+        need_weights: bool = False,
+    ) -> ModelOutput:
+        if padding_mask is None and self.config.pad_id is not None:
+            padding_mask = tokens != self.config.pad_id
+        positions = self.decoder.make_positions(
+            tokens.shape[1], padding_mask=padding_mask, cache=cache, device=tokens.device
+        )
+        x = self.embedding(tokens, positions)  # (B, T, D)
+        out = self.decoder(
+            x, padding_mask=padding_mask, positions=positions, cache=cache,
+            need_weights=need_weights,
+        )
+        logits = self.lm_head(out.hidden)  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        return ModelOutput(
+            logits, loss, out.hidden, AttentionMaps(decoder=out.self_attentions), cache
+        )
+
+    def decode_step(
+        self, tokens: Tensor, cache: StackCache, *, padding_mask: Tensor | None = None
+    ) -> Tensor:
+        """Logits for ``tokens`` that follow what ``cache`` has seen; updates ``cache``.
+
+        Shape:
+            tokens ``(B, T_new)`` → ``(B, T_new, V)``.
+        """
+        return self(tokens, padding_mask=padding_mask, cache=cache).logits

@@ -1,0 +1,23 @@
+"""Model families by name: ``kind`` in a config picks the class (a plain dict)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from attnkit.config import TransformerConfig
+from attnkit.models.decoder_lm import DecoderLM
+from attnkit.models.encoder import EncoderMLM
+from attnkit.models.seq2seq import Transformer
+
+__all__ = ["MODELS", "build_model"]
+
+MODELS: dict[str, type[nn.Module]] = {
+    "decoder_lm": DecoderLM,
+    "encoder": EncoderMLM,
+    "seq2seq": Transformer,
+}
+
+
+def build_model(config: TransformerConfig) -> nn.Module:
+    """Build the model family named by ``config.kind`` with fresh weights."""
+    return MODELS[config.kind](config)

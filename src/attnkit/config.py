@@ -293,7 +293,8 @@ def config_from_dict(cls: type, values: dict[str, Any], *, section: str | None =
             hint = f"; did you mean {section}.{close[0]}?" if close else ""
             raise ConfigError(f"unknown key {section}.{key}{hint}")
     missing = [
-        name for name, f in known.items()
+        name
+        for name, f in known.items()
         if f.default is MISSING and f.default_factory is MISSING and name not in values
     ]
     if missing:

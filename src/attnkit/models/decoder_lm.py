@@ -70,7 +70,10 @@ class DecoderLM(nn.Module):
         )
         x = self.embedding(tokens, positions)  # (B, T, D)
         out = self.decoder(
-            x, padding_mask=padding_mask, positions=positions, cache=cache,
+            x,
+            padding_mask=padding_mask,
+            positions=positions,
+            cache=cache,
             need_weights=need_weights,
         )
         logits = self.lm_head(out.hidden)  # (B, T, V)

@@ -53,7 +53,8 @@ class EncoderMLM(nn.Module):
         self.encoder = TransformerStack(config.num_layers, **stack_options(config))
         self.mlm_dense = nn.Linear(config.d_model, config.d_model)
         self.mlm_norm = make_norm(
-            "layernorm" if config.norm == "none" else config.norm, config.d_model,
+            "layernorm" if config.norm == "none" else config.norm,
+            config.d_model,
             eps=config.norm_eps,
         )
         self.mlm_decoder = nn.Linear(config.d_model, config.vocab_size)

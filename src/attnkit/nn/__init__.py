@@ -20,6 +20,7 @@ from attnkit.nn.masks import (
     padding_mask_from_lengths,
 )
 from attnkit.nn.norms import NORMS, make_norm
+from attnkit.nn.outputs import AttentionMaps, EncoderOutput, ModelOutput
 from attnkit.nn.positional import (
     ABSOLUTE_SCHEMES,
     ATTENTION_SCHEMES,
@@ -40,7 +41,6 @@ from attnkit.nn.scores import (
     ScaledDotScore,
     make_score,
 )
-from attnkit.nn.outputs import AttentionMaps, EncoderOutput, ModelOutput
 from attnkit.nn.stacks import StackOutput, TransformerStack
 
 __all__ = [

@@ -195,8 +195,12 @@ class Attention(nn.Module):
             key_padding_mask, "key_padding_mask", batch_size=batch, num_keys=num_keys
         )
         check_mask(
-            attn_mask, "attn_mask", batch_size=batch, num_heads=1,
-            num_queries=num_queries, num_keys=num_keys,
+            attn_mask,
+            "attn_mask",
+            batch_size=batch,
+            num_heads=1,
+            num_queries=num_queries,
+            num_keys=num_keys,
         )
         if attn_mask is not None and attn_mask.dim() == 3:
             attn_mask = attn_mask.unsqueeze(1)  # (B, Tq, Tk) -> (B, 1, Tq, Tk)
@@ -284,9 +288,7 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(key_dim or d_model, kv_width, bias=bias)
         self.v_proj = nn.Linear(value_dim or key_dim or d_model, kv_width, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.score = make_score(
-            score, self.head_dim, num_heads=num_heads, hidden_dim=additive_dim
-        )
+        self.score = make_score(score, self.head_dim, num_heads=num_heads, hidden_dim=additive_dim)
 
     def _split_heads(self, x: Tensor, heads: int) -> Tensor:
         batch, length, _ = x.shape
@@ -339,8 +341,12 @@ class MultiHeadAttention(nn.Module):
 
         num_keys = k.shape[-2]
         check_mask(
-            attn_mask, "attn_mask", batch_size=batch, num_heads=self.num_heads,
-            num_queries=num_queries, num_keys=num_keys,
+            attn_mask,
+            "attn_mask",
+            batch_size=batch,
+            num_heads=self.num_heads,
+            num_queries=num_queries,
+            num_keys=num_keys,
         )
         check_key_padding_mask(
             key_padding_mask, "key_padding_mask", batch_size=batch, num_keys=num_keys
@@ -349,7 +355,9 @@ class MultiHeadAttention(nn.Module):
             attn_mask = attn_mask.unsqueeze(1)  # (B, Tq, Tk) -> (B, 1, Tq, Tk)
         padding = None if key_padding_mask is None else key_padding_to_attn_mask(key_padding_mask)
         out, weights = attend(
-            q, k, v,
+            q,
+            k,
+            v,
             score=self.score,
             attn_mask=combine_masks(attn_mask, padding),
             bias=position_bias,

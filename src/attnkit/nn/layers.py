@@ -79,8 +79,12 @@ class TransformerLayer(nn.Module):
 
         def attention() -> MultiHeadAttention:
             return MultiHeadAttention(
-                d_model, num_heads, num_kv_heads=num_kv_heads, dropout=attn_dropout,
-                bias=bias, score=score,
+                d_model,
+                num_heads,
+                num_kv_heads=num_kv_heads,
+                dropout=attn_dropout,
+                bias=bias,
+                score=score,
             )
 
         self.self_attn = attention()
@@ -128,8 +132,13 @@ class TransformerLayer(nn.Module):
 
         def self_attention(h: Tensor) -> Tensor:
             result = self.self_attn(
-                h, attn_mask=attn_mask, is_causal=is_causal, position_bias=position_bias,
-                rotary=rotary, cache=self_cache, need_weights=need_weights,
+                h,
+                attn_mask=attn_mask,
+                is_causal=is_causal,
+                position_bias=position_bias,
+                rotary=rotary,
+                cache=self_cache,
+                need_weights=need_weights,
             )
             out.self_weights = result.weights
             return result.output
@@ -141,7 +150,10 @@ class TransformerLayer(nn.Module):
 
             def cross_attention(h: Tensor) -> Tensor:
                 result = self.cross_attn(
-                    h, memory, attn_mask=memory_mask, cache=cross_cache,
+                    h,
+                    memory,
+                    attn_mask=memory_mask,
+                    cache=cross_cache,
                     need_weights=need_weights,
                 )
                 out.cross_weights = result.weights

@@ -174,9 +174,7 @@ def check_key_padding_mask(mask: Tensor | None, name: str, *, batch_size: int, n
         return
     if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
-        raise ValueError(
-            f"{name} must have dtype torch.bool (True = real token), got {got}"
-        )
+        raise ValueError(f"{name} must have dtype torch.bool (True = real token), got {got}")
     if tuple(mask.shape) != (batch_size, num_keys):
         raise ValueError(
             f"{name} has shape {tuple(mask.shape)}, expected (B, Tk) = ({batch_size}, {num_keys})"

@@ -88,8 +88,14 @@ class TransformerStack(nn.Module):
         self.causal, self.cross_attention, self.num_layers = causal, cross_attention, num_layers
         self.layers = nn.ModuleList(
             TransformerLayer(
-                d_model, num_heads, d_ff, cross_attention=cross_attention, norm=norm,
-                norm_first=norm_first, norm_eps=norm_eps, **layer_options,
+                d_model,
+                num_heads,
+                d_ff,
+                cross_attention=cross_attention,
+                norm=norm,
+                norm_first=norm_first,
+                norm_eps=norm_eps,
+                **layer_options,
             )
             for _ in range(num_layers)
         )
@@ -97,7 +103,9 @@ class TransformerStack(nn.Module):
         self.rotary: RotaryEmbedding | None = None
         if positional == "relative":
             self.position_bias = RelativePositionBias(
-                num_heads, num_buckets=relative_buckets, max_distance=relative_max_distance,
+                num_heads,
+                num_buckets=relative_buckets,
+                max_distance=relative_max_distance,
                 bidirectional=not causal,
             )
         elif positional == "alibi":
@@ -200,7 +208,9 @@ class TransformerStack(nn.Module):
                 memory=memory,
                 memory_mask=memory_mask,
                 self_cache=None if cache is None else cache.self_attn[index],
-                cross_cache=None if cache is None or not cache.cross_attn else cache.cross_attn[index],
+                cross_cache=None
+                if cache is None or not cache.cross_attn
+                else cache.cross_attn[index],
                 need_weights=need_weights,
             )
             x = result.hidden

@@ -1,0 +1,61 @@
+# attnkit — developer entry points. Every target that runs code first builds .venv.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Installed first and exactly: an open torch range with no torch present pulls a CUDA build.
+TORCH  ?= torch==2.13.0
+
+.PHONY: help venv test test-slow lint format demo bench clean distclean
+
+help:
+	@echo "make venv       create .venv and install attnkit[dev] (torch first: $(TORCH))"
+	@echo "make test       fast test suite (not marked slow)"
+	@echo "make test-slow  tests marked slow"
+	@echo "make lint       ruff check, ruff format --check, lint-imports"
+	@echo "make format     ruff --fix and ruff format"
+	@echo "make demo       attention worked example -> docs/figures"
+	@echo "make bench      benchmarks (python -m benchmarks)"
+	@echo "make clean      remove caches and build output; distclean also removes .venv"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --progress-bar off $(TORCH)
+	$(BIN)/pip install --progress-bar off -e '.[dev]'
+	touch $@
+
+test: venv
+	$(BIN)/python -m pytest
+
+# exit 5 = no test marked slow yet: not a failure for this target (CI runs `make test`)
+test-slow: venv
+	$(BIN)/python -m pytest -m slow || { rc=$$?; [ $$rc -eq 5 ] && echo "no slow tests yet" || exit $$rc; }
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+demo: venv
+	$(BIN)/attnkit demo --out docs/figures
+
+bench: venv
+	@if [ -d benchmarks ]; then $(BIN)/python -m benchmarks; else echo "no benchmarks yet"; fi
+
+clean:
+	rm -rf build dist .pytest_cache .ruff_cache .hypothesis .import_linter_cache
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -print0 \
+		| xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV)

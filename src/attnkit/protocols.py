@@ -1,0 +1,49 @@
+"""Small protocols that algorithms talk to, instead of checking model classes.
+
+Decoding (greedy, beam, sampling) needs only a way to start a cache and to get the
+logits of the next tokens; visualisation needs only the attention maps. Anything with
+these methods works, including user models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Cache", "LanguageModelStep", "Seq2SeqStep"]
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """A decoding cache: its length is the number of positions seen; ``reorder`` keeps
+    the given batch rows (beam search)."""
+
+    def __len__(self) -> int: ...
+
+    def reorder(self, index: Any) -> None: ...
+
+
+@runtime_checkable
+class LanguageModelStep(Protocol):
+    """A decoder-only model that decodes incrementally.
+
+    ``decode_step(tokens (B, T_new), cache)`` returns logits ``(B, T_new, V)``.
+    """
+
+    def new_cache(self) -> Cache: ...
+
+    def decode_step(self, tokens: Any, cache: Any, *, padding_mask: Any = None) -> Any: ...
+
+
+@runtime_checkable
+class Seq2SeqStep(Protocol):
+    """An encoder–decoder model that encodes once and decodes incrementally.
+
+    ``encode(src (B, S))`` returns an object with ``reorder(index)``;
+    ``decode_step(tgt (B, T_new), encoded, cache)`` returns logits ``(B, T_new, V)``.
+    """
+
+    def encode(self, src: Any) -> Any: ...
+
+    def new_cache(self) -> Cache: ...
+
+    def decode_step(self, tgt: Any, encoded: Any, cache: Any) -> Any: ...

@@ -6,6 +6,7 @@ import inspect
 import json
 import subprocess
 import sys
+from typing import ClassVar
 
 import pytest
 
@@ -177,7 +178,7 @@ def test_concat_pos_dim_must_leave_room_for_tokens(pos_dim):
     )
 
 
-@pytest.mark.parametrize("bad", [10, -1, 11, 1.0])
+@pytest.mark.parametrize("bad", [10, -1, 11, 1.0, True])
 def test_decoder_pad_id_must_be_in_vocab(bad):
     _raises(DecoderLMConfig, [f"model.pad_id={bad!r}", "model.vocab_size=10"], **LM, pad_id=bad)
 
@@ -276,27 +277,54 @@ def test_unknown_key_without_close_match_has_no_suggestion():
 
 
 def test_kind_is_not_a_config_key():
-    with pytest.raises(ConfigError, match="unknown key model.kind"):
+    with pytest.raises(ConfigError, match=r"unknown key model\.kind"):
         config_from_dict(DecoderLMConfig, {"vocab_size": 10, "kind": "decoder_lm"})
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Section:
+    section: ClassVar[str] = "demo"
+    width: int
+    depth: int = 2
+
+
+def test_missing_required_key():
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(_Section, {"depth": 3})
+    assert str(info.value) == "missing required key demo.width"
+    assert config_from_dict(_Section, {"width": 4}) == _Section(width=4)
+
+
+def test_unknown_key_is_reported_before_missing_ones():
+    with pytest.raises(ConfigError, match=r"unknown key demo\.widht; did you mean demo\.width\?"):
+        config_from_dict(_Section, {"widht": 4})
+
+
 @pytest.mark.parametrize(
-    "cls, values, missing",
+    "cls, key",
     [
-        (DecoderLMConfig, {}, "vocab_size"),
-        (EncoderConfig, {"d_model": 32}, "vocab_size"),
-        (Seq2SeqConfig, {"tgt_vocab_size": 5}, "src_vocab_size"),
-        (Seq2SeqConfig, {"src_vocab_size": 5}, "tgt_vocab_size"),
+        (DecoderLMConfig, "vocab_size"),
+        (EncoderConfig, "vocab_size"),
+        (Seq2SeqConfig, "src_vocab_size"),
     ],
 )
-def test_missing_required_key(cls, values, missing):
-    with pytest.raises(ConfigError) as info:
-        config_from_dict(cls, values)
-    assert str(info.value) == f"missing required key model.{missing}"
+def test_unset_vocabulary_is_reported_when_building_a_model(cls, key):
+    config = config_from_dict(cls, {})  # vocabularies come from the tokenizer when training
+    with pytest.raises(ConfigError, match=rf"model\.{key} is not set"):
+        config.require_vocab()
+    from attnkit import build_model
+
+    with pytest.raises(ConfigError, match=rf"model\.{key} is not set"):
+        build_model(config)
+
+
+def test_seq2seq_reports_the_unset_target_vocabulary():
+    with pytest.raises(ConfigError, match=r"model\.tgt_vocab_size is not set"):
+        Seq2SeqConfig(src_vocab_size=5).require_vocab()
 
 
 def test_config_from_dict_validates_values():
-    with pytest.raises(ConfigError, match="model.num_heads=3 does not divide model.d_model=32"):
+    with pytest.raises(ConfigError, match=r"model\.num_heads=3 does not divide model\.d_model=32"):
         config_from_dict(DecoderLMConfig, {"vocab_size": 10, "d_model": 32, "num_heads": 3})
 
 
@@ -309,13 +337,25 @@ def test_config_from_dict_custom_section():
     "config",
     [
         DecoderLMConfig(
-            vocab_size=33, d_model=48, num_heads=6, num_kv_heads=2, positional="rope",
-            pad_id=3, dropout=0.0, tie_embeddings=False, score="general",
+            vocab_size=33,
+            d_model=48,
+            num_heads=6,
+            num_kv_heads=2,
+            positional="rope",
+            pad_id=3,
+            dropout=0.0,
+            tie_embeddings=False,
+            score="general",
         ),
         EncoderConfig(vocab_size=20, mask_id=4, norm="rmsnorm", activation="swiglu"),
         Seq2SeqConfig(
-            src_vocab_size=15, tgt_vocab_size=15, share_embeddings=True,
-            pos_combine="concat", tie_embeddings=False, pos_dim=8, num_decoder_layers=1,
+            src_vocab_size=15,
+            tgt_vocab_size=15,
+            share_embeddings=True,
+            pos_combine="concat",
+            tie_embeddings=False,
+            pos_dim=8,
+            num_decoder_layers=1,
         ),
     ],
     ids=["decoder_lm", "encoder", "seq2seq"],
@@ -380,8 +420,13 @@ def _accepted_keywords(*callables) -> set[str]:
         DecoderLMConfig(vocab_size=10, d_model=16, num_heads=2, num_layers=1, d_ff=24),
         EncoderConfig(vocab_size=10, d_model=16, num_heads=2, positional="relative"),
         Seq2SeqConfig(
-            src_vocab_size=10, tgt_vocab_size=10, d_model=16, num_heads=4, num_kv_heads=2,
-            pos_combine="concat", tie_embeddings=False,
+            src_vocab_size=10,
+            tgt_vocab_size=10,
+            d_model=16,
+            num_heads=4,
+            num_kv_heads=2,
+            pos_combine="concat",
+            tie_embeddings=False,
         ),
     ],
     ids=["decoder_lm", "encoder", "seq2seq"],

@@ -14,26 +14,27 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.S)
+BLOCK = re.compile(r"```(\w*)\n(.*?)```", re.S)
 
 
 def run_blocks(text: str) -> list[tuple[str, str, str]]:
-    """Execute the python blocks in order; pair each text block with the output of the
-    python block before it. Returns (expected, got, code) triples."""
+    """Execute the python blocks in order; pair each text block that directly follows a
+    python block with that block's output. Returns (expected, got, code) triples."""
     namespace: dict = {}
-    output, code, pairs = "", "", []
+    previous, output, code, pairs = "", "", "", []
     for kind, body in BLOCK.findall(text):
         if kind == "python":
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
                 exec(compile(body, "<docs>", "exec"), namespace)
             output, code = buffer.getvalue(), body
-        else:
+        elif kind == "text" and previous == "python":
             pairs.append((body, output, code))
+        previous = kind
     return pairs
 
 
-@pytest.mark.parametrize("page", ["attention.md"])
+@pytest.mark.parametrize("page", ["attention.md", "../README.md"])
 def test_doc_examples_print_what_the_page_shows(page):
     path = DOCS / page
     text = path.read_text(encoding="utf-8")

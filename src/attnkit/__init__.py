@@ -13,51 +13,51 @@ Example:
 
 __version__ = "0.1.0"
 
-from attnkit.config import (
-    ConfigError,
-    DecoderLMConfig,
-    EncoderConfig,
-    Seq2SeqConfig,
-    TransformerConfig,
-)
-from attnkit.models import DecoderLM, EncoderMLM, Transformer, build_model, mask_tokens
-from attnkit.nn import (
-    Attention,
-    AttentionMaps,
-    AttentionOutput,
-    MultiHeadAttention,
-    TransformerLayer,
-    TransformerStack,
-    attend,
-    combine_masks,
-    make_causal_mask,
-    make_local_mask,
-    make_padding_mask,
-    make_score,
-)
+# Names are imported on first use, so that e.g. ``import attnkit.config`` stays free of
+# torch and ``attnkit --version`` starts instantly.
+_EXPORTS = {
+    "ConfigError": "attnkit.config",
+    "DecoderLMConfig": "attnkit.config",
+    "EncoderConfig": "attnkit.config",
+    "RunConfig": "attnkit.config",
+    "Seq2SeqConfig": "attnkit.config",
+    "TransformerConfig": "attnkit.config",
+    "load_run_config": "attnkit.config",
+    "DecoderLM": "attnkit.models",
+    "EncoderMLM": "attnkit.models",
+    "Transformer": "attnkit.models",
+    "build_model": "attnkit.models",
+    "mask_tokens": "attnkit.models",
+    "Attention": "attnkit.nn",
+    "AttentionMaps": "attnkit.nn",
+    "AttentionOutput": "attnkit.nn",
+    "MultiHeadAttention": "attnkit.nn",
+    "TransformerLayer": "attnkit.nn",
+    "TransformerStack": "attnkit.nn",
+    "attend": "attnkit.nn",
+    "combine_masks": "attnkit.nn",
+    "make_causal_mask": "attnkit.nn",
+    "make_local_mask": "attnkit.nn",
+    "make_padding_mask": "attnkit.nn",
+    "make_score": "attnkit.nn",
+    "evaluate": "attnkit.api",
+    "generate": "attnkit.api",
+    "load_run": "attnkit.api",
+    "train": "attnkit.api",
+}
 
-__all__ = [
-    "Attention",
-    "AttentionMaps",
-    "AttentionOutput",
-    "ConfigError",
-    "DecoderLM",
-    "DecoderLMConfig",
-    "EncoderConfig",
-    "EncoderMLM",
-    "MultiHeadAttention",
-    "Seq2SeqConfig",
-    "Transformer",
-    "TransformerConfig",
-    "TransformerLayer",
-    "TransformerStack",
-    "__version__",
-    "attend",
-    "build_model",
-    "combine_masks",
-    "make_causal_mask",
-    "make_local_mask",
-    "make_padding_mask",
-    "make_score",
-    "mask_tokens",
-]
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'attnkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,26 +1,53 @@
 """High-level facade used by the command line and by users.
 
-Until the trainer lands (issue 3) this holds the phrase-translation demonstration: a
-small encoder–decoder Transformer learns "la casa roja" → "the red house" from a
-generated phrase corpus, and its encoder–decoder attention shows the word reordering.
+* runs: :func:`train`, :func:`load_run`, :func:`generate`, :func:`evaluate`,
+  :func:`run_info`, :func:`plot_run_attention`;
+* the demonstrations of ``attnkit demo``: the notes' worked example
+  (:func:`worked_example`) and a small encoder–decoder Transformer that learns
+  "la casa roja" → "the red house" (:func:`train_phrase_translator`), whose
+  encoder–decoder attention shows the word reordering.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from attnkit.config import Seq2SeqConfig
+from attnkit.config import RunConfig, Seq2SeqConfig, run_config_to_dict
+from attnkit.data.batching import LMBatches
 from attnkit.data.phrases import PhrasePair, Vocabulary, make_phrase_pairs
+from attnkit.data.text import read_text_file
 from attnkit.decoding.greedy import greedy_translate
+from attnkit.decoding.sampling import stream
+from attnkit.evaluation.language_model import evaluate_language_model
 from attnkit.models.seq2seq import Transformer
 from attnkit.nn.attention import Attention
+from attnkit.training.rundir import LoadedRun, RunDir, load_run
+from attnkit.training.tasks import load_texts
+from attnkit.training.trainer import Callback, Trainer, TrainState
+from attnkit.viz.curves import plot_loss_curve
+from attnkit.viz.plots import plot_attention, plot_attention_heads
 
-__all__ = ["PhraseTranslator", "WorkedExample", "train_phrase_translator", "worked_example"]
+__all__ = [
+    "PhraseTranslator",
+    "WorkedExample",
+    "evaluate",
+    "generate",
+    "load_run",
+    "plot_run_attention",
+    "run_info",
+    "train",
+    "train_phrase_translator",
+    "worked_example",
+]
 
 
 @dataclass
@@ -149,3 +176,162 @@ def train_phrase_translator(*, steps: int = 400, seed: int = 0) -> PhraseTransla
         translator.losses.append(loss.item())
     translator.seconds = time.perf_counter() - start
     return translator
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def train(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> TrainState:
+    """Train ``config`` into the run directory ``out`` (or continue it with ``resume``),
+    then draw the loss curve (``out/loss.png``)."""
+    state = Trainer(config, out, resume=resume, callbacks=callbacks).fit()
+    paths = RunDir(Path(out))
+    if int(os.environ.get("RANK", "0")) == 0 and paths.metrics.is_file():
+        plot_loss_curve(paths.metrics, paths.loss_curve, title=f"{paths.root.name}")
+    return state
+
+
+def _prompt_ids(run: LoadedRun, prompt: str) -> list[int]:
+    if not prompt:
+        raise ValueError("the prompt is empty; give at least one character, e.g. --prompt '\\n'")
+    return run.tokenizer.encode(prompt)
+
+
+def generate(
+    run: LoadedRun,
+    prompt: str,
+    *,
+    max_new_tokens: int = 500,
+    temperature: float = 0.8,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+) -> Iterator[str]:
+    """Continue ``prompt`` with a trained language model, yielding text as it comes.
+
+    Uses the key/value cache: each new token costs one step over the cached context.
+    """
+    ids = _prompt_ids(run, prompt)
+    model_config = run.config.model
+    device = next(run.model.parameters()).device
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=device).manual_seed(seed)
+    max_len = model_config.max_len if model_config.positional == "learned" else None
+    produced: list[int] = []
+    text = ""
+    for token in stream(
+        run.model,
+        torch.tensor([ids], device=device),
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        generator=generator,
+        max_len=max_len,
+    ):
+        produced.append(int(token[0]))
+        # Decode everything so far: a subword may complete a character only later.
+        new_text = run.tokenizer.decode(produced)
+        yield new_text[len(text) :]
+        text = new_text
+
+
+def evaluate(run_dir: str | Path, *, data: str | Path | None = None) -> dict[str, Any]:
+    """Loss, perplexity and bits per character of a run's best model on its validation
+    text (every block once), or on the text file ``data``."""
+    run = load_run(run_dir)
+    if data is None:
+        _, text = load_texts(run.config.data)
+        source = "validation split"
+    else:
+        text = read_text_file(data)
+        source = str(data)
+    tokens = torch.tensor(run.tokenizer.encode(text), dtype=torch.long)
+    batches = LMBatches(tokens, run.config.data.block_size)
+    metrics = evaluate_language_model(run.model, batches, num_chars=len(text))
+    return {
+        "run": str(run_dir),
+        "data": source,
+        "step": run.checkpoint.step,
+        **metrics,
+        "chars": len(text),
+    }
+
+
+def run_info(run_dir: str | Path) -> dict[str, Any]:
+    """What a run is: its config, parameter count and training state."""
+    run = load_run(run_dir, which="latest")
+    params = sum(p.numel() for p in run.model.parameters())
+    state = run.checkpoint.trainer_state
+    return {
+        "run": str(run_dir),
+        "kind": run.config.model.kind,
+        "parameters": params,
+        "tokenizer": {"kind": run.tokenizer.kind, "vocab_size": run.tokenizer.vocab_size},
+        "step": state.get("step"),
+        "steps_planned": run.config.train.steps,
+        "best_val_loss": state.get("best_loss"),
+        "best_step": state.get("best_step"),
+        "tokens_seen": state.get("tokens_seen"),
+        "seconds": state.get("seconds"),
+        "stop_reason": state.get("stop_reason"),
+        "config": run_config_to_dict(run.config),
+    }
+
+
+def _token_label(text: str) -> str:
+    return text.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥") or "∅"
+
+
+def plot_run_attention(
+    run_dir: str | Path,
+    text: str,
+    out: str | Path,
+    *,
+    layer: int | None = None,
+    head: int | None = None,
+) -> Path:
+    """Self-attention of a trained language model over ``text``, tokens on the axes.
+
+    Without ``layer``/``head``: a grid with every layer and head. With both: one map.
+    With only ``layer``: that layer's heads. With only ``head``: that head in every layer.
+    """
+    run = load_run(run_dir)
+    ids = _prompt_ids(run, text)
+    model_config = run.config.model
+    if model_config.positional == "learned" and len(ids) > model_config.max_len:
+        raise ValueError(
+            f"the text is {len(ids)} tokens but the model's max_len={model_config.max_len}; "
+            f"use a shorter text"
+        )
+    with torch.no_grad():
+        out_maps = run.model(torch.tensor([ids]), need_weights=True).attentions
+    maps = out_maps.stacked("decoder")[:, 0]  # (L, H, T, T)
+    num_layers, num_heads = maps.shape[:2]
+    for name, value, limit in (("layer", layer, num_layers), ("head", head, num_heads)):
+        if value is not None and not 0 <= value < limit:
+            raise ValueError(
+                f"--{name} {value} does not exist: the model has {limit} ({name}s 0–{limit - 1})"
+            )
+    labels = [_token_label(run.tokenizer.decode([i])) for i in ids]
+    title = f"self-attention of {Path(run_dir).name}"
+    if layer is not None and head is not None:
+        return plot_attention(
+            maps[layer, head],
+            x_labels=labels,
+            y_labels=labels,
+            path=out,
+            title=f"{title}: layer {layer} · head {head}",
+        )
+    if layer is not None:
+        maps = maps[layer : layer + 1]
+    if head is not None:
+        maps = maps[:, head : head + 1]
+    return plot_attention_heads(maps, x_labels=labels, y_labels=labels, path=out, title=title)

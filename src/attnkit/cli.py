@@ -1,12 +1,15 @@
 """Command-line interface: ``attnkit <command>``. The only module of attnkit that prints.
 
 Errors a user can cause (a bad path, a bad value) end with one ``error: ...`` line on
-stderr and exit status 2, never a traceback; Ctrl-C ends with status 130.
+stderr and exit status 2, never a traceback (set ``ATTNKIT_DEBUG=1`` to see one); Ctrl-C
+ends with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -111,12 +114,144 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    if args.run_dir:
+        from attnkit.api import run_info
+
+        print(json.dumps(run_info(args.run_dir), indent=2))
+        return EXIT_OK
     from attnkit.runtime import describe_environment
 
     info = describe_environment()
     width = max(len(key) for key in info)
     for key, value in info.items():
         print(f"{key:<{width}}  {value}")
+    return EXIT_OK
+
+
+class _Progress:
+    """Draws training progress from the trainer's events: a tqdm bar with step, loss,
+    tokens/s and ETA, and one line per evaluation and per message."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled = total, enabled
+        self.bar = None
+
+    def __call__(self, event) -> None:
+        from tqdm import tqdm
+
+        data = event.data
+        if event.kind == "start":
+            if self.enabled:
+                self.bar = tqdm(
+                    total=self.total,
+                    initial=event.state.step,
+                    unit="step",
+                    dynamic_ncols=True,
+                    file=sys.stderr,
+                )
+            self._line(
+                f"training {data['params'] / 1e6:.2f}M parameters on {data['device']} "
+                f"({data['precision']}, {data['world_size']} process(es)), "
+                f"vocabulary {data['vocab_size']}"
+            )
+        elif event.kind == "log":
+            if self.bar is not None:
+                self.bar.update(data["step"] - self.bar.n)
+                self.bar.set_postfix(
+                    loss=f"{data['loss']:.3f}",
+                    lr=f"{data['lr']:.2e}",
+                    tok_s=f"{data['tokens_per_s']:.0f}",
+                )
+        elif event.kind == "eval":
+            bpc = data.get("val_bits_per_char")
+            extra = f", {bpc:.3f} bits/char" if bpc is not None else ""
+            self._line(
+                f"step {data['step']}: val loss {data['val_loss']:.4f}{extra}"
+                f"{' (best)' if data.get('best') else ''}"
+            )
+        elif event.kind == "skip":
+            self._line(f"step {data['step']}: non-finite loss/gradient, update skipped")
+        elif event.kind == "message":
+            self._line(data["text"])
+        elif event.kind == "end" and self.bar is not None:
+            self.bar.update(event.state.step - self.bar.n)
+            self.bar.close()
+
+    def _line(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from attnkit.api import train
+    from attnkit.config import load_run_config
+
+    config = load_run_config(args.config, args.set)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    rank = int(os.environ.get("RANK", "0"))
+    progress = _Progress(config.train.steps, enabled=rank == 0 and not args.quiet)
+    callbacks = [progress] if rank == 0 else []
+    state = train(config, out, resume=args.resume, callbacks=callbacks)
+    if rank == 0:
+        best = f"best val loss {state.best_loss:.4f} at step {state.best_step}"
+        if state.stop_reason.startswith("interrupted"):
+            print(
+                f"{state.stop_reason} at step {state.step}; checkpoint saved in {out}. "
+                f"Continue with: attnkit train {args.config} --out {out} --resume"
+            )
+            return EXIT_INTERRUPTED
+        print(
+            f"{state.stop_reason} at step {state.step} in {state.seconds:.0f} s; {best}; run: {out}"
+        )
+    return EXIT_OK
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from attnkit.api import generate, load_run
+
+    run = load_run(args.run_dir)
+    sys.stdout.write(args.prompt)
+    for piece in generate(
+        run,
+        args.prompt,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    ):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from attnkit.api import evaluate
+
+    print(json.dumps(evaluate(args.run_dir, data=args.data), indent=2))
+    return EXIT_OK
+
+
+def _cmd_attention(args: argparse.Namespace) -> int:
+    from attnkit.api import plot_run_attention
+
+    path = plot_run_attention(args.run_dir, args.text, args.out, layer=args.layer, head=args.head)
+    print(f"figure: {path}")
+    return EXIT_OK
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from attnkit.training.rundir import RunDir
+    from attnkit.viz import plot_loss_curve
+
+    paths = RunDir(Path(args.run_dir))
+    if not paths.metrics.is_file():
+        raise ValueError(f"{args.run_dir} has no metrics.jsonl: is it a training run?")
+    out = Path(args.out) if args.out else paths.loss_curve
+    print(f"figure: {plot_loss_curve(paths.metrics, out, title=paths.root.name)}")
     return EXIT_OK
 
 
@@ -129,7 +264,70 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    info = commands.add_parser("info", help="print the software and hardware environment")
+    train = commands.add_parser("train", help="train a model from a TOML recipe")
+    train.add_argument("config", metavar="CONFIG.toml", help="the recipe (see configs/)")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set train.lr=3e-4 (repeatable)",
+    )
+    train.add_argument(
+        "--out", metavar="RUN_DIR", help="run directory (default: runs/<config name>)"
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in RUN_DIR from its latest checkpoint",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_cmd_train)
+
+    generate = commands.add_parser("generate", help="continue a prompt with a trained LM")
+    generate.add_argument("run_dir", metavar="RUN_DIR")
+    generate.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    generate.add_argument("--max-new-tokens", type=int, default=500, metavar="N")
+    generate.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        metavar="T",
+        help="0 = greedy; higher = more varied (default 0.8)",
+    )
+    generate.add_argument("--top-k", type=int, metavar="K", help="sample from the K likeliest")
+    generate.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling")
+    generate.add_argument("--seed", type=int, metavar="S", help="seed for reproducible samples")
+    generate.set_defaults(func=_cmd_generate)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="loss, perplexity and bits/char of a run (JSON)"
+    )
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument(
+        "--data", metavar="FILE", help="a UTF-8 text file (default: the run's validation split)"
+    )
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    attention = commands.add_parser(
+        "attention", help="draw a trained model's attention over a text"
+    )
+    attention.add_argument("run_dir", metavar="RUN_DIR")
+    attention.add_argument("--text", required=True, help="the text to look at")
+    attention.add_argument("--out", required=True, metavar="FILE.png")
+    attention.add_argument("--layer", type=int, metavar="L", help="only this layer (from 0)")
+    attention.add_argument("--head", type=int, metavar="H", help="only this head (from 0)")
+    attention.set_defaults(func=_cmd_attention)
+
+    plot = commands.add_parser("plot", help="draw a run's loss curve")
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("--out", metavar="FILE.png", help="default: RUN_DIR/loss.png")
+    plot.set_defaults(func=_cmd_plot)
+
+    info = commands.add_parser(
+        "info", help="a run's config and state (JSON), or without RUN_DIR the environment"
+    )
+    info.add_argument("run_dir", nargs="?", metavar="RUN_DIR")
     info.set_defaults(func=_cmd_info)
 
     demo = commands.add_parser(
@@ -166,6 +364,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError, KeyError) as exc:
+        if os.environ.get("ATTNKIT_DEBUG"):
+            raise  # a full traceback, for bug reports
+        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(
+            f"error: {message.splitlines()[0] if message else type(exc).__name__}", file=sys.stderr
+        )
         return EXIT_USAGE

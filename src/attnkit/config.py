@@ -10,19 +10,29 @@ This module imports no torch, so configs can be read and checked anywhere.
 from __future__ import annotations
 
 import difflib
-from dataclasses import MISSING, asdict, dataclass, fields
+import tomllib
+from collections.abc import Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 __all__ = [
     "MODEL_CONFIGS",
     "ConfigError",
+    "DataConfig",
     "DecoderLMConfig",
     "EncoderConfig",
+    "RunConfig",
     "Seq2SeqConfig",
+    "TrainConfig",
     "TransformerConfig",
     "config_from_dict",
     "config_to_dict",
     "embedding_options",
+    "load_run_config",
+    "parse_override",
+    "run_config_from_dict",
+    "run_config_to_dict",
     "stack_options",
 ]
 
@@ -44,6 +54,14 @@ def _choice(section: str, key: str, value: Any, allowed: tuple[str, ...]) -> Non
         raise ConfigError(
             f"{section}.{key}={value!r} is not allowed; choose one of {', '.join(allowed)}"
         )
+
+
+def _check_booleans(config: Any) -> None:
+    """Fields declared ``bool`` must hold a real bool (``"false"`` is a typo, not False)."""
+    for item in fields(config):
+        value = getattr(config, item.name)
+        if item.type in ("bool", bool) and not isinstance(value, bool):
+            raise ConfigError(f"{config.section}.{item.name}={value!r} must be true or false")
 
 
 def _positive(section: str, key: str, value: Any) -> None:
@@ -124,6 +142,7 @@ class TransformerConfig:
 
     def __post_init__(self) -> None:
         s = self.section
+        _check_booleans(self)
         for key in ("d_model", "num_heads", "max_len", "relative_buckets", "relative_max_distance"):
             _positive(s, key, getattr(self, key))
         for key in ("num_kv_heads", "d_ff", "pos_dim"):
@@ -178,13 +197,35 @@ class TransformerConfig:
         if self.init_std <= 0:
             raise ConfigError(f"{s}.init_std={self.init_std} must be > 0")
 
+    vocab_keys: ClassVar[tuple[str, ...]] = ()
+
     def _check_token_id(self, key: str, vocab_key: str) -> None:
         value, vocab = getattr(self, key), getattr(self, vocab_key)
-        if value is not None and not (isinstance(value, int) and 0 <= value < vocab):
+        if value is None:
+            return
+        upper = float("inf") if vocab is None else vocab
+        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < upper):
             raise ConfigError(
                 f"{self.section}.{key}={value!r} must be a token id in [0, "
                 f"{self.section}.{vocab_key}={vocab})"
             )
+
+    def _check_vocab_sizes(self) -> None:
+        for key in self.vocab_keys:
+            if getattr(self, key) is not None:
+                _positive(self.section, key, getattr(self, key))
+
+    def require_vocab(self) -> None:
+        """Raise a :class:`ConfigError` if a vocabulary size is still unset.
+
+        Run configs leave vocabulary sizes out: training sets them from the tokenizer.
+        """
+        for key in self.vocab_keys:
+            if getattr(self, key) is None:
+                raise ConfigError(
+                    f"{self.section}.{key} is not set; training sets it from the tokenizer, "
+                    f"and building a model directly needs it"
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,20 +233,21 @@ class DecoderLMConfig(TransformerConfig):
     """Decoder-only (GPT-style) language model.
 
     Attributes:
-        vocab_size: number of tokens.
+        vocab_size: number of tokens (set from the tokenizer when training).
         num_layers: decoder layers.
         pad_id: padding token id, if batches are padded (default: none).
     """
 
     kind: ClassVar[str] = "decoder_lm"
+    vocab_keys: ClassVar[tuple[str, ...]] = ("vocab_size",)
 
-    vocab_size: int
+    vocab_size: int | None = None
     num_layers: int = 4
     pad_id: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self.section, "vocab_size", self.vocab_size)
+        self._check_vocab_sizes()
         _positive(self.section, "num_layers", self.num_layers)
         self._check_token_id("pad_id", "vocab_size")
 
@@ -215,25 +257,31 @@ class EncoderConfig(TransformerConfig):
     """Encoder-only (BERT-style) model with a masked-token prediction head.
 
     Attributes:
-        vocab_size: number of tokens.
+        vocab_size: number of tokens (set from the tokenizer when training).
         num_layers: encoder layers.
         pad_id: padding token id.
         mask_id: the ``[MASK]`` token id the model learns to fill.
     """
 
     kind: ClassVar[str] = "encoder"
+    vocab_keys: ClassVar[tuple[str, ...]] = ("vocab_size",)
 
-    vocab_size: int
+    vocab_size: int | None = None
     num_layers: int = 4
     pad_id: int | None = 0
     mask_id: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self.section, "vocab_size", self.vocab_size)
+        self._check_vocab_sizes()
         _positive(self.section, "num_layers", self.num_layers)
         self._check_token_id("pad_id", "vocab_size")
         self._check_token_id("mask_id", "vocab_size")
+        if self.mask_id is not None and self.mask_id == self.pad_id:
+            raise ConfigError(
+                f"{self.section}.mask_id={self.mask_id} equals {self.section}.pad_id: the "
+                f"[MASK] token would be treated as padding; give it its own id"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,16 +290,18 @@ class Seq2SeqConfig(TransformerConfig):
     post-LN, ReLU, sinusoidal positions, embeddings scaled by √d_model.
 
     Attributes:
-        src_vocab_size, tgt_vocab_size: vocabularies (equal when sharing embeddings).
+        src_vocab_size, tgt_vocab_size: vocabularies (equal when sharing embeddings; set
+            from the tokenizers when training).
         num_encoder_layers, num_decoder_layers: stack depths.
         share_embeddings: one token embedding for source and target.
         pad_id: padding token id (both sides).
     """
 
     kind: ClassVar[str] = "seq2seq"
+    vocab_keys: ClassVar[tuple[str, ...]] = ("src_vocab_size", "tgt_vocab_size")
 
-    src_vocab_size: int
-    tgt_vocab_size: int
+    src_vocab_size: int | None = None
+    tgt_vocab_size: int | None = None
     num_encoder_layers: int = 3
     num_decoder_layers: int = 3
     share_embeddings: bool = False
@@ -264,7 +314,8 @@ class Seq2SeqConfig(TransformerConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         s = self.section
-        for key in ("src_vocab_size", "tgt_vocab_size", "num_encoder_layers", "num_decoder_layers"):
+        self._check_vocab_sizes()
+        for key in ("num_encoder_layers", "num_decoder_layers"):
             _positive(s, key, getattr(self, key))
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise ConfigError(
@@ -344,4 +395,236 @@ def embedding_options(config: TransformerConfig) -> dict[str, Any]:
         "max_len": config.max_len,
         "scale": config.embed_scale,
         "dropout": config.dropout,
+    }
+
+
+# --------------------------------------------------------------------------- runs
+
+TOKENIZER_KINDS = ("char", "word", "bpe")
+SCHEDULES = ("cosine", "noam", "constant")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CORPORA = ("shakespeare", "shakespeare-tiny")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Where the text comes from and how it becomes tokens.
+
+    Attributes:
+        corpus: an embedded corpus (``shakespeare`` or ``shakespeare-tiny``), used when
+            ``train`` is not set.
+        train: path of a UTF-8 text file to train on (overrides ``corpus``).
+        valid: path of a separate validation file (default: the last ``val_fraction``
+            of the training text).
+        val_fraction: share of the text held out for validation (contiguous, at the end).
+        tokenizer: ``char``, ``word`` or ``bpe``.
+        vocab_size: vocabulary cap for ``word`` and ``bpe``.
+        unk: map characters outside the vocabulary to ``<unk>`` instead of an error.
+        block_size: tokens per training sequence (the context length).
+    """
+
+    section: ClassVar[str] = "data"
+
+    corpus: str = "shakespeare-tiny"
+    train: str | None = None
+    valid: str | None = None
+    val_fraction: float = 0.1
+    tokenizer: str = "char"
+    vocab_size: int = 8000
+    unk: bool = False
+    block_size: int = 64
+
+    def __post_init__(self) -> None:
+        s = self.section
+        _check_booleans(self)
+        _choice(s, "corpus", self.corpus, CORPORA)
+        _choice(s, "tokenizer", self.tokenizer, TOKENIZER_KINDS)
+        _positive(s, "vocab_size", self.vocab_size)
+        _positive(s, "block_size", self.block_size)
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ConfigError(f"{s}.val_fraction={self.val_fraction!r} must be in (0, 0.5)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """How to train.
+
+    Attributes:
+        steps: optimizer updates.
+        batch_size: sequences per update, over all processes and micro-batches.
+        accumulate: micro-batches per update (gradient accumulation).
+        lr: peak learning rate.
+        min_lr: final learning rate of the cosine schedule (default ``lr / 10``).
+        schedule: ``cosine`` (linear warm-up, cosine decay), ``noam`` (linear warm-up,
+            inverse square root; the paper's) or ``constant`` (after warm-up).
+        warmup_steps: linear warm-up length.
+        weight_decay: AdamW decay (never on norms, biases or embeddings).
+        beta1, beta2, eps: AdamW.
+        grad_clip: clip the global gradient norm (0 = off).
+        label_smoothing: spread this much target probability over the vocabulary.
+        eval_every: evaluate on validation data every N updates (0 = only at the end).
+        eval_batches: validation batches per evaluation.
+        log_every: append a metrics line every N updates.
+        save_every: checkpoint every N updates (0 = only at evaluations and the end).
+        keep_last: checkpoints kept (the best is always kept too).
+        patience: stop after this many evaluations without improvement (0 = never).
+        precision: ``auto`` (bf16/fp16 autocast on CUDA, fp32 on CPU), ``fp32``,
+            ``bf16`` or ``fp16``.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``.
+        seed: seeds weights, data order and dropout.
+        max_nonfinite: stop after this many non-finite losses/gradients in a row.
+    """
+
+    section: ClassVar[str] = "train"
+
+    @property
+    def final_lr(self) -> float:
+        """``min_lr`` with its default (``lr / 10``) resolved."""
+        return self.lr / 10 if self.min_lr is None else self.min_lr
+
+    steps: int = 2000
+    batch_size: int = 12
+    accumulate: int = 1
+    lr: float = 1e-3
+    min_lr: float | None = None
+    schedule: str = "cosine"
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.0
+    eval_every: int = 250
+    eval_batches: int = 20
+    log_every: int = 10
+    save_every: int = 250
+    keep_last: int = 3
+    patience: int = 0
+    precision: str = "auto"
+    device: str = "auto"
+    seed: int = 1337
+    max_nonfinite: int = 5
+
+    def __post_init__(self) -> None:
+        s = self.section
+        for key in ("steps", "batch_size", "accumulate", "eval_batches", "log_every"):
+            _positive(s, key, getattr(self, key))
+        for key in ("warmup_steps", "eval_every", "save_every", "patience", "keep_last", "seed"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{s}.{key}={value!r} must be an integer >= 0")
+        _positive(s, "max_nonfinite", self.max_nonfinite)
+        if self.keep_last < 1:
+            raise ConfigError(f"{s}.keep_last={self.keep_last} must be >= 1")
+        if self.batch_size % self.accumulate:
+            raise ConfigError(
+                f"{s}.accumulate={self.accumulate} does not divide {s}.batch_size={self.batch_size}"
+            )
+        for key in ("lr", "eps"):
+            value = getattr(self, key)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{s}.{key}={value!r} must be > 0")
+        for key in ("min_lr", "weight_decay", "grad_clip"):
+            value = getattr(self, key)
+            if value is None and key == "min_lr":
+                continue
+            if not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"{s}.{key}={value!r} must be >= 0")
+        if self.min_lr is not None and self.min_lr > self.lr:
+            raise ConfigError(f"{s}.min_lr={self.min_lr} must not exceed {s}.lr={self.lr}")
+        for key in ("beta1", "beta2"):
+            value = getattr(self, key)
+            if not isinstance(value, int | float) or not 0 <= value < 1:
+                raise ConfigError(f"{s}.{key}={value!r} must be in [0, 1)")
+        _probability(s, "label_smoothing", self.label_smoothing)
+        _choice(s, "schedule", self.schedule, SCHEDULES)
+        _choice(s, "precision", self.precision, PRECISIONS)
+        if self.schedule == "noam" and self.warmup_steps < 1:
+            raise ConfigError(f"{s}.schedule='noam' needs {s}.warmup_steps >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """A whole run: the model, its data and its training."""
+
+    model: TransformerConfig
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.positional == "learned" and self.data.block_size > self.model.max_len:
+            raise ConfigError(
+                f"data.block_size={self.data.block_size} exceeds model.max_len="
+                f"{self.model.max_len} (learned positions); raise model.max_len or lower "
+                f"data.block_size"
+            )
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Split ``section.key=value`` into its parts; the value is read as TOML when it
+    parses (``3e-4``, ``true``, ``"x"``, ``[1, 2]``) and kept as a plain string otherwise
+    (so ``data.train=notes/my file.txt`` needs no quotes)."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. train.lr=3e-4")
+    dotted, raw = text.split("=", 1)
+    section, key = dotted.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"value = {raw.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return section, key, value
+
+
+def run_config_from_dict(values: dict[str, Any]) -> RunConfig:
+    """Build and check a :class:`RunConfig` from nested dicts (a parsed TOML file).
+
+    Unknown sections and keys are errors that suggest the closest known name; the model
+    family is picked by ``model.kind``.
+    """
+    sections = {"model", "data", "train"}
+    for name in values:
+        if name not in sections:
+            close = difflib.get_close_matches(name, sorted(sections), n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else ""
+            raise ConfigError(f"unknown section [{name}]{hint}")
+    model = dict(values.get("model", {}))
+    kind = model.pop("kind", "decoder_lm")
+    if kind not in MODEL_CONFIGS:
+        raise ConfigError(
+            f"model.kind={kind!r} is not allowed; choose one of {', '.join(MODEL_CONFIGS)}"
+        )
+    return RunConfig(
+        model=config_from_dict(MODEL_CONFIGS[kind], model),
+        data=config_from_dict(DataConfig, dict(values.get("data", {}))),
+        train=config_from_dict(TrainConfig, dict(values.get("train", {}))),
+    )
+
+
+def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a TOML recipe, apply ``--set section.key=value`` overrides, and check it.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ConfigError: invalid TOML, an unknown key, or a bad value (naming the key).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such config file: {path}")
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    for text in overrides:
+        section, key, value = parse_override(text)
+        values.setdefault(section, {})[key] = value
+    return run_config_from_dict(values)
+
+
+def run_config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """Nested plain dicts (JSON/TOML-ready) of a run config, ``model.kind`` included."""
+    return {
+        "model": config_to_dict(config.model),
+        "data": config_to_dict(config.data),
+        "train": config_to_dict(config.train),
     }

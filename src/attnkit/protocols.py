@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Cache", "LanguageModelStep", "Seq2SeqStep"]
+__all__ = ["Cache", "LanguageModelStep", "Seq2SeqStep", "Tokenizer"]
 
 
 @runtime_checkable
@@ -47,3 +47,17 @@ class Seq2SeqStep(Protocol):
     def new_cache(self) -> Cache: ...
 
     def decode_step(self, tgt: Any, encoded: Any, cache: Any) -> Any: ...
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """Text ↔ token ids, saved as JSON with a run."""
+
+    kind: str
+    vocab_size: int
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Any) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...

@@ -6,14 +6,25 @@ library and torch, never another ``attnkit`` module.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib.metadata
+import os
 import platform
 import random
 import re
 
 import torch
 
-__all__ = ["describe_environment", "seed_everything", "select_device"]
+__all__ = [
+    "DistributedContext",
+    "autocast",
+    "describe_environment",
+    "init_distributed",
+    "resolve_precision",
+    "seed_everything",
+    "select_device",
+]
 
 _DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 _CUDA_INDEXED = re.compile(r"cuda:(\d+)")
@@ -146,3 +157,69 @@ def describe_environment() -> dict[str, str]:
             torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
         )
     return info
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Turn ``"auto"`` into a concrete precision for ``device``.
+
+    ``auto`` is bf16 on a CUDA device that supports it, fp16 on other CUDA devices, and
+    fp32 elsewhere (CPU autocast is slower than fp32 for these model sizes). Asking for
+    fp16 off CUDA is an error; bf16 on CPU is allowed (it can save memory).
+    """
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(
+            f"precision='fp16' needs a CUDA device, not {device.type}; use 'fp32' or 'bf16'"
+        )
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"unknown precision {precision!r}; choose auto, fp32, bf16 or fp16")
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context for a resolved precision (a no-op context for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedContext:
+    """This process's place among the data-parallel workers started by ``torchrun``."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes checkpoints, logs and figures."""
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device: str = "auto") -> tuple[DistributedContext, torch.device]:
+    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE > 1``).
+
+    Uses NCCL with one GPU per process (``LOCAL_RANK``) on CUDA and gloo on the CPU.
+    Returns the context and the device this process should use.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistributedContext(), select_device(device)
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    chosen = select_device(device)
+    if chosen.type == "cuda":
+        chosen = torch.device("cuda", local_rank)
+        torch.cuda.set_device(chosen)
+    backend = "nccl" if chosen.type == "cuda" else "gloo"
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend=backend)
+    return DistributedContext(rank, world_size, local_rank), chosen

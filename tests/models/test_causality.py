@@ -34,8 +34,13 @@ def _decoder_lm(positional, score, **extra):
 def _seq2seq(positional, score):
     torch.manual_seed(0)
     config = Seq2SeqConfig(
-        src_vocab_size=V, tgt_vocab_size=V, num_encoder_layers=1, num_decoder_layers=2,
-        positional=positional, score=score, **TINY,
+        src_vocab_size=V,
+        tgt_vocab_size=V,
+        num_encoder_layers=1,
+        num_decoder_layers=2,
+        positional=positional,
+        score=score,
+        **TINY,
     )
     return Transformer(config).eval()
 

@@ -104,8 +104,9 @@ def test_single_head_attention(score, need_weights):
     real[1] = False  # every query of row 1 is empty
     mask = torch.ones(3, T, dtype=torch.bool)
     mask[0] = False  # query 0 is empty everywhere
-    result = attn(query, keys, values, key_padding_mask=real, attn_mask=mask,
-                  need_weights=need_weights)
+    result = attn(
+        query, keys, values, key_padding_mask=real, attn_mask=mask, need_weights=need_weights
+    )
     out = result.output
     assert out.shape == (B, 3, 4)
     assert torch.isfinite(out).all()
@@ -142,8 +143,9 @@ def test_attend(score, need_weights, with_bias):
     mask[0, 1, 3] = False
     mask[1, :, 0] = False
     bias = torch.randn(B, H, T, T) if with_bias else None
-    out, weights = attend(q, k, v, score=score_fn, attn_mask=mask, bias=bias,
-                          need_weights=need_weights)
+    out, weights = attend(
+        q, k, v, score=score_fn, attn_mask=mask, bias=bias, need_weights=need_weights
+    )
     empty = ~mask.any(-1)
     assert torch.isfinite(out).all()
     assert (out[empty] == 0.0).all()

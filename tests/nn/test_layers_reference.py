@@ -24,9 +24,7 @@ REAL = torch.tensor([[True] * T, [True] * 4 + [False] * (T - 4)])  # attnkit: Tr
 
 
 def encoder_pair(randomize, copy_encoder_layer, norm_first):
-    ref = nn.TransformerEncoderLayer(
-        D, H, F, dropout=0.0, batch_first=True, norm_first=norm_first
-    )
+    ref = nn.TransformerEncoderLayer(D, H, F, dropout=0.0, batch_first=True, norm_first=norm_first)
     randomize(ref)
     ours = TransformerLayer(D, H, F, activation="relu", norm_first=norm_first, dropout=0.0)
     copy_encoder_layer(ours, ref)
@@ -77,9 +75,7 @@ def test_encoder_layer_causal(randomize, copy_encoder_layer, norm_first):
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("memory_padding", [False, True])
 def test_decoder_layer(randomize, copy_decoder_layer, norm_first, memory_padding):
-    ref = nn.TransformerDecoderLayer(
-        D, H, F, dropout=0.0, batch_first=True, norm_first=norm_first
-    )
+    ref = nn.TransformerDecoderLayer(D, H, F, dropout=0.0, batch_first=True, norm_first=norm_first)
     randomize(ref)
     ours = TransformerLayer(
         D, H, F, cross_attention=True, activation="relu", norm_first=norm_first, dropout=0.0
@@ -133,7 +129,13 @@ def test_stack_vs_transformer_encoder(randomize, copy_encoder_layer, copy_linear
     randomize(ref)  # also makes the two torch layers (deep copies) different
     ref.train()
     stack = TransformerStack(
-        2, D, H, F, causal=mask == "causal", activation="relu", norm_first=norm_first,
+        2,
+        D,
+        H,
+        F,
+        causal=mask == "causal",
+        activation="relu",
+        norm_first=norm_first,
         dropout=0.0,
     ).eval()
     assert (stack.final_norm is not None) == norm_first

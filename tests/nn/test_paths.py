@@ -183,10 +183,19 @@ def test_attend_directly(is_causal):
     q, k, v = torch.randn(B, H, T, 4), torch.randn(B, H, T, 4), torch.randn(B, H, T, 5)
     mask = torch.rand(1, 1, T, T) > 0.3
     bias = torch.randn(B, H, T, T)
-    fused, none = attend(q, k, v, score=ScaledDotScore(), attn_mask=mask, bias=bias,
-                         is_causal=is_causal)
-    explicit, weights = attend(q, k, v, score=ScaledDotScore(), attn_mask=mask, bias=bias,
-                               is_causal=is_causal, need_weights=True)
+    fused, none = attend(
+        q, k, v, score=ScaledDotScore(), attn_mask=mask, bias=bias, is_causal=is_causal
+    )
+    explicit, weights = attend(
+        q,
+        k,
+        v,
+        score=ScaledDotScore(),
+        attn_mask=mask,
+        bias=bias,
+        is_causal=is_causal,
+        need_weights=True,
+    )
     assert none is None
     torch.testing.assert_close(fused, explicit, atol=PATH_ATOL, rtol=0)
     allowed = mask & make_causal_mask(T) if is_causal else mask

@@ -1,5 +1,25 @@
 """Decoding algorithms; they talk to models through attnkit.protocols only."""
 
-from attnkit.decoding.greedy import greedy_translate
+from attnkit.decoding.greedy import greedy_generate, greedy_translate
+from attnkit.decoding.logits import (
+    apply_temperature,
+    check_sampling_args,
+    top_k_filter,
+    top_p_filter,
+)
+from attnkit.decoding.sampling import generate, next_token, stream
 
-__all__ = ["greedy_translate"]
+__all__ = [
+    # encoder–decoder
+    "greedy_translate",
+    # decoder-only
+    "generate",
+    "stream",
+    "greedy_generate",
+    # logits processors
+    "next_token",
+    "apply_temperature",
+    "top_k_filter",
+    "top_p_filter",
+    "check_sampling_args",
+]

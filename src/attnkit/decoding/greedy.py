@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnkit.protocols import Seq2SeqStep
+from attnkit.decoding.sampling import generate
+from attnkit.protocols import LanguageModelStep, Seq2SeqStep
 
-__all__ = ["greedy_translate"]
+__all__ = ["greedy_generate", "greedy_translate"]
 
 
 @torch.no_grad()
@@ -45,3 +46,32 @@ def greedy_translate(
         if bool(finished.all()):
             break
     return torch.cat(output, dim=1)
+
+
+def greedy_generate(
+    model: LanguageModelStep,
+    prompt: Tensor,
+    *,
+    max_new_tokens: int,
+    eos_id: int | None = None,
+    pad_id: int | None = None,
+    padding_mask: Tensor | None = None,
+    max_len: int | None = None,
+) -> Tensor:
+    """Greedy continuation for a decoder-only model: :func:`~attnkit.decoding.sampling.generate`
+    with ``temperature=0`` (same cache, EOS and ``max_len`` handling).
+
+    Shape:
+        prompt ``(B, T)`` long; padding_mask ``(B, T)`` bool (left padding) →
+        ``(B, T + n)`` long, ``n <= max_new_tokens``.
+    """
+    return generate(
+        model,
+        prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=0.0,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        padding_mask=padding_mask,
+        max_len=max_len,
+    )

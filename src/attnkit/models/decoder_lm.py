@@ -8,7 +8,6 @@ every position of a sequence is a training example for "what comes next".
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnkit.config import DecoderLMConfig, embedding_options, stack_options
@@ -18,8 +17,10 @@ from attnkit.nn import (
     ModelOutput,
     StackCache,
     TransformerStack,
+    check_tokens,
     init_transformer_weights,
 )
+from attnkit.nn.losses import mean_token_cross_entropy
 
 __all__ = ["DecoderLM"]
 
@@ -40,6 +41,7 @@ class DecoderLM(nn.Module):
 
     def __init__(self, config: DecoderLMConfig):
         super().__init__()
+        config.require_vocab()
         self.config = config
         self.embedding = InputEmbedding(
             config.vocab_size, padding_idx=config.pad_id, **embedding_options(config)
@@ -63,7 +65,10 @@ class DecoderLM(nn.Module):
         cache: StackCache | None = None,
         need_weights: bool = False,
     ) -> ModelOutput:
-        if padding_mask is None and self.config.pad_id is not None:
+        check_tokens(tokens, self.config.vocab_size)
+        # Padding is read off pad_id only for a fresh input: a generated token that
+        # happens to equal pad_id is a real token.
+        if padding_mask is None and cache is None and self.config.pad_id is not None:
             padding_mask = tokens != self.config.pad_id
         positions = self.decoder.make_positions(
             tokens.shape[1], padding_mask=padding_mask, cache=cache, device=tokens.device
@@ -79,7 +84,7 @@ class DecoderLM(nn.Module):
         logits = self.lm_head(out.hidden)  # (B, T, V)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+            loss = mean_token_cross_entropy(logits, targets)
         return ModelOutput(
             logits, loss, out.hidden, AttentionMaps(decoder=out.self_attentions), cache
         )

@@ -22,9 +22,11 @@ from attnkit.nn import (
     InputEmbedding,
     ModelOutput,
     TransformerStack,
+    check_tokens,
     init_transformer_weights,
     make_norm,
 )
+from attnkit.nn.losses import mean_token_cross_entropy
 
 __all__ = ["EncoderMLM", "mask_tokens"]
 
@@ -46,6 +48,7 @@ class EncoderMLM(nn.Module):
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
+        config.require_vocab()
         self.config = config
         self.embedding = InputEmbedding(
             config.vocab_size, padding_idx=config.pad_id, **embedding_options(config)
@@ -70,6 +73,7 @@ class EncoderMLM(nn.Module):
         padding_mask: Tensor | None = None,
         need_weights: bool = False,
     ) -> ModelOutput:
+        check_tokens(tokens, self.config.vocab_size)
         if padding_mask is None and self.config.pad_id is not None:
             padding_mask = tokens != self.config.pad_id
         positions = self.encoder.make_positions(
@@ -83,7 +87,7 @@ class EncoderMLM(nn.Module):
         logits = self.mlm_decoder(h)  # (B, T, V)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+            loss = mean_token_cross_entropy(logits, labels)
         return ModelOutput(logits, loss, out.hidden, AttentionMaps(encoder=out.self_attentions))
 
     @torch.no_grad()

@@ -11,7 +11,6 @@ once; the decoder writes one target word at a time, each attending over its own 
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnkit.config import Seq2SeqConfig, embedding_options, stack_options
@@ -22,8 +21,10 @@ from attnkit.nn import (
     ModelOutput,
     StackCache,
     TransformerStack,
+    check_tokens,
     init_transformer_weights,
 )
+from attnkit.nn.losses import mean_token_cross_entropy
 
 __all__ = ["Transformer"]
 
@@ -49,6 +50,7 @@ class Transformer(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
+        config.require_vocab()
         self.config = config
         embed = embedding_options(config)
         self.src_embedding = InputEmbedding(
@@ -81,6 +83,7 @@ class Transformer(nn.Module):
         Shape:
             src ``(B, S)`` → ``EncoderOutput.memory`` ``(B, S, D)``.
         """
+        check_tokens(src, self.config.src_vocab_size, "src")
         if src_padding_mask is None:
             src_padding_mask = src != self.config.pad_id
         positions = self.encoder.make_positions(
@@ -106,6 +109,7 @@ class Transformer(nn.Module):
         Shape:
             tgt ``(B, T)`` → ``ModelOutput.logits`` ``(B, T, V)``.
         """
+        check_tokens(tgt, self.config.tgt_vocab_size, "tgt")
         positions = self.decoder.make_positions(
             tgt.shape[1], padding_mask=tgt_padding_mask, cache=cache, device=tgt.device
         )
@@ -140,9 +144,7 @@ class Transformer(nn.Module):
             tgt, encoded, tgt_padding_mask=tgt_padding_mask, need_weights=need_weights
         )
         if labels is not None:
-            out.loss = F.cross_entropy(
-                out.logits.flatten(0, 1), labels.flatten(), ignore_index=-100
-            )
+            out.loss = mean_token_cross_entropy(out.logits, labels)
         return out
 
     def new_cache(self) -> StackCache:

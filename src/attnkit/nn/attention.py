@@ -123,7 +123,9 @@ def attend(
             scores = scores + bias
         if attn_mask is not None:
             scores = scores.masked_fill(~attn_mask, float("-inf"))
-        weights = torch.softmax(scores.float(), dim=-1).to(q.dtype)
+        # Half-precision scores are normalised in fp32; fp32/fp64 keep their precision.
+        low_precision = scores.dtype in (torch.float16, torch.bfloat16)
+        weights = torch.softmax(scores.float() if low_precision else scores, dim=-1).to(q.dtype)
         if empty_rows is not None:
             weights = weights.masked_fill(empty_rows, 0.0)
         dropped = F.dropout(weights, p=dropout) if dropout > 0 else weights

@@ -47,6 +47,8 @@ def check_tokens(tokens: Tensor, vocab_size: int, name: str = "tokens") -> None:
 class InputEmbedding(nn.Module):
     """Token embedding plus (optionally) absolute positions, then dropout.
 
+    Token ids are not checked here (models call :func:`check_tokens` once per input).
+
     For the schemes that act inside attention (relative, RoPE, ALiBi) and for ``"none"``
     this is a plain token embedding.
 
@@ -110,10 +112,11 @@ class InputEmbedding(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, tokens: Tensor, positions: Tensor) -> Tensor:
-        check_tokens(tokens, self.token.num_embeddings)
+        # Positions first: a too-long input fails (naming max_len) before any lookup.
+        p = None if self.position is None else self.position(positions)  # (B|1, T, pos_dim)
         x = self.token(tokens) * self.scale  # (B, T, D or D - pos_dim)
-        if self.position is not None:
-            p = self.position(positions).to(x.dtype)  # (B|1, T, pos_dim)
+        if p is not None:
+            p = p.to(x.dtype)
             if self.combine == "add":
                 x = x + p
             else:

@@ -176,7 +176,9 @@ class TransformerStack(nn.Module):
                 if new is None:
                     new = torch.ones(batch, length, dtype=torch.bool, device=x.device)
                 key_padding = torch.cat([old, new], dim=1)  # (B, past + T)
-            cache.positions, cache.padding_mask = key_positions, key_padding
+            # (B, Tk) even when positions broadcast as (1, T): beams reorder rows.
+            cache.positions = key_positions.expand(batch, -1)
+            cache.padding_mask = key_padding
 
         # One boolean self-attention mask; the fused causal kernel when nothing else applies.
         num_keys = past + length

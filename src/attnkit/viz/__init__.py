@@ -1,5 +1,12 @@
-"""Attention visualisation: heatmaps of attention weights, one map or a grid of heads."""
+"""Visualisation: attention heatmaps (one map or a grid of heads) and training curves."""
 
-from attnkit.viz.plots import plot_attention, plot_attention_heads
+from attnkit.viz.curves import plot_loss_curve, read_metrics
+from attnkit.viz.plots import plot_attention, plot_attention_heads, save_figure
 
-__all__ = ["plot_attention", "plot_attention_heads"]
+__all__ = [
+    "plot_attention",
+    "plot_attention_heads",
+    "plot_loss_curve",
+    "read_metrics",
+    "save_figure",
+]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-__all__ = ["plot_attention", "plot_attention_heads"]
+__all__ = ["plot_attention", "plot_attention_heads", "save_figure"]
 
 _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 _ANNOTATE_MAX = 12  # auto-annotate a single map up to 12 × 12
@@ -125,6 +125,13 @@ def _save(fig: Figure, path: Path, fmt: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Save a matplotlib figure atomically (``.png``, ``.svg`` or ``.pdf`` by suffix),
+    creating parent folders; returns the path."""
+    path = Path(path)
+    return _save(fig, path, _check_format(path))
 
 
 def plot_attention(

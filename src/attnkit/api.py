@@ -26,6 +26,7 @@ from attnkit.data.batching import LMBatches
 from attnkit.data.phrases import PhrasePair, Vocabulary, make_phrase_pairs
 from attnkit.data.text import read_text_file
 from attnkit.decoding.greedy import greedy_translate
+from attnkit.decoding.logits import check_sampling_args
 from attnkit.decoding.sampling import stream
 from attnkit.evaluation.language_model import evaluate_language_model
 from attnkit.models.seq2seq import Transformer
@@ -212,11 +213,16 @@ def generate(
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int | None = None,
+    sliding_window: bool = False,
 ) -> Iterator[str]:
     """Continue ``prompt`` with a trained language model, yielding text as it comes.
 
-    Uses the key/value cache: each new token costs one step over the cached context.
+    Uses the key/value cache: each new token costs one step over the cached context. A
+    model with learned positions cannot look past ``max_len`` tokens: asking for more is
+    an error, unless ``sliding_window`` is set — then generation goes on in chunks, each
+    starting afresh from the last ``max_len // 2`` tokens.
     """
+    check_sampling_args(temperature, top_k, top_p)
     ids = _prompt_ids(run, prompt)
     model_config = run.config.model
     device = next(run.model.parameters()).device
@@ -224,23 +230,37 @@ def generate(
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
     max_len = model_config.max_len if model_config.positional == "learned" else None
-    produced: list[int] = []
-    text = ""
-    for token in stream(
-        run.model,
-        torch.tensor([ids], device=device),
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        generator=generator,
-        max_len=max_len,
-    ):
-        produced.append(int(token[0]))
-        # Decode everything so far: a subword may complete a character only later.
-        new_text = run.tokenizer.decode(produced)
-        yield new_text[len(text) :]
-        text = new_text
+    if max_len is not None and not sliding_window and len(ids) + max_new_tokens > max_len:
+        raise ValueError(
+            f"prompt ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+            f"model's max_len={max_len} (learned positions); ask for fewer tokens, or pass "
+            f"--sliding-window to continue from the last {max_len // 2} tokens"
+        )
+    context, produced, text = list(ids), [], ""
+    remaining = max_new_tokens
+    while remaining > 0:
+        chunk = remaining
+        if max_len is not None:
+            if len(context) >= max_len:
+                context = context[-(max_len // 2) :]
+            chunk = min(remaining, max_len - len(context))
+        for token in stream(
+            run.model,
+            torch.tensor([context], device=device),
+            max_new_tokens=chunk,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=generator,
+            max_len=max_len,
+        ):
+            produced.append(int(token[0]))
+            context.append(int(token[0]))
+            # Decode everything so far: a subword may complete a character only later.
+            new_text = run.tokenizer.decode(produced)
+            yield new_text[len(text) :]
+            text = new_text
+        remaining -= chunk
 
 
 def evaluate(run_dir: str | Path, *, data: str | Path | None = None) -> dict[str, Any]:

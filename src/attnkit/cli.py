@@ -221,6 +221,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
+        sliding_window=args.sliding_window,
     ):
         sys.stdout.write(piece)
         sys.stdout.flush()
@@ -298,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--top-k", type=int, metavar="K", help="sample from the K likeliest")
     generate.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling")
     generate.add_argument("--seed", type=int, metavar="S", help="seed for reproducible samples")
+    generate.add_argument(
+        "--sliding-window",
+        action="store_true",
+        help="with learned positions, go past max_len by continuing from the last max_len/2 tokens",
+    )
     generate.set_defaults(func=_cmd_generate)
 
     evaluate = commands.add_parser(

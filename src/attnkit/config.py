@@ -418,7 +418,8 @@ class DataConfig:
             of the training text).
         val_fraction: share of the text held out for validation (contiguous, at the end).
         tokenizer: ``char``, ``word`` or ``bpe``.
-        vocab_size: vocabulary cap for ``word`` and ``bpe``.
+        vocab_size: vocabulary cap (``word``, ``bpe``; for ``char`` an upper limit on
+            the distinct characters).
         unk: map characters outside the vocabulary to ``<unk>`` instead of an error.
         block_size: tokens per training sequence (the context length).
     """

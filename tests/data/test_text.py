@@ -62,7 +62,7 @@ def test_unreadable_file_message(tmp_path, monkeypatch) -> None:
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(text_module.Path, "read_bytes", refuse)
-    with pytest.raises(PermissionError, match="^cannot read .*secret.txt: permission denied$"):
+    with pytest.raises(PermissionError, match=r"^cannot read .*secret.txt: permission denied$"):
         read_text_file(path)
 
 
@@ -77,7 +77,7 @@ def test_not_utf8_names_the_file_and_byte_offset(tmp_path) -> None:
 def test_encoded_surrogate_is_not_utf8(tmp_path) -> None:
     path = tmp_path / "surrogate.txt"
     path.write_bytes(b"ab\xed\xa0\x80")  # U+D800 encoded as if it were a character
-    with pytest.raises(ValueError, match="not valid UTF-8 .*byte offset 2"):
+    with pytest.raises(ValueError, match=r"not valid UTF-8 .*byte offset 2"):
         read_text_file(path)
 
 

@@ -210,3 +210,15 @@ def test_init_transformer_weights_scales_residual_outputs():
             assert (param == 0).all(), name
     norm = stack.layers[0].ffn_norm
     assert (norm.weight == 1).all() and (norm.bias == 0).all()  # norms untouched
+
+
+@pytest.mark.parametrize("pos_dim", [D, D + 4])
+def test_concat_pos_dim_must_leave_room_for_tokens(pos_dim):
+    """pos_dim >= d_model leaves no (or a negative) token width: say so clearly."""
+    with pytest.raises(ValueError, match=rf"pos_dim.*{pos_dim}.*d_model.*{D}|d_model.*pos_dim"):
+        InputEmbedding(V, D, positional="learned", combine="concat", pos_dim=pos_dim)
+
+
+def test_stack_unknown_positional():
+    with pytest.raises(ValueError, match=r"'absolute'.*sinusoidal.*rope"):
+        TransformerStack(1, D, 2, 32, positional="absolute")

@@ -11,6 +11,7 @@ from attnkit.nn import (
     Attention,
     MultiHeadAttention,
     ScaledDotScore,
+    TransformerStack,
     attend,
     check_key_padding_mask,
     check_mask,
@@ -283,3 +284,43 @@ def test_mha_heads_must_divide_d_model():
         MultiHeadAttention(16, 3)
     with pytest.raises(ValueError, match=r"num_kv_heads=3.*num_heads=4"):
         MultiHeadAttention(16, 4, num_kv_heads=3)
+
+
+def test_mha_device_mismatch():
+    mha = MultiHeadAttention(D, H)
+    with pytest.raises(ValueError) as info:
+        mha(torch.randn(B, T, D), torch.randn(B, T, D, device="meta"))
+    message = str(info.value)
+    assert "key" in message and "meta" in message and "cpu" in message
+
+
+# ------------------------------------------------------------------ what masks promise
+
+
+@pytest.mark.parametrize("positional", ["none", "rope", "alibi", "relative"])
+def test_causal_stack_ignores_the_future(positional):
+    """Perturbing token t+1 leaves outputs ≤ t unchanged (catches a flipped polarity)."""
+    stack = TransformerStack(2, D, H, 32, causal=True, positional=positional, dropout=0.0)
+    stack.eval()
+    x = torch.randn(B, T, D)
+    changed = x.clone()
+    changed[:, 3] += 5.0
+    with torch.no_grad():
+        before, after = stack(x).hidden, stack(changed).hidden
+    torch.testing.assert_close(after[:, :3], before[:, :3], atol=1e-6, rtol=0)
+    assert (after[:, 3:] - before[:, 3:]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("positional", ["none", "rope", "alibi", "relative"])
+def test_padded_batch_equals_each_sequence_alone(causal, positional):
+    stack = TransformerStack(2, D, H, 32, causal=causal, positional=positional, dropout=0.0)
+    stack.eval()
+    lengths = [T, 2, 4]
+    x = torch.randn(len(lengths), T, D)
+    real = padding_mask_from_lengths(torch.tensor(lengths), max_len=T)
+    with torch.no_grad():
+        batched = stack(x, padding_mask=real).hidden
+        for b, n in enumerate(lengths):
+            alone = stack(x[b : b + 1, :n]).hidden[0]
+            torch.testing.assert_close(batched[b, :n], alone, atol=1e-5, rtol=0)

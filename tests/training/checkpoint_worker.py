@@ -1,7 +1,8 @@
 """Subprocess for the kill -9 test in test_checkpoint.py: train a small model, saving a
 checkpoint after every optimizer step, resuming from the run's latest checkpoint if any.
 
-    python checkpoint_worker.py RUN_DIR [MAX_STEPS]
+    python checkpoint_worker.py RUN_DIR                       # until killed
+    python checkpoint_worker.py RUN_DIR --uninterrupted N     # N steps, one save at the end
 
 Prints ``fresh 0`` or ``resumed N`` first, then ``saved N`` after each checkpoint. Training
 is deterministic (data from the step number, noise from the global generator), so a run that
@@ -49,10 +50,10 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: i
 
 
 def main(argv: list[str]) -> None:
-    """Run until killed (or until MAX_STEPS)."""
+    """Run until killed, or the uninterrupted reference run."""
     torch.set_num_threads(1)
     run_dir = argv[0]
-    max_steps = int(argv[1]) if len(argv) > 1 else None
+    max_steps = int(argv[2]) if argv[1:2] == ["--uninterrupted"] else None
     model, optimizer = build()
     if latest_checkpoint(run_dir) is not None:
         checkpoint = load_checkpoint(run_dir)
@@ -69,6 +70,8 @@ def main(argv: list[str]) -> None:
     while max_steps is None or step < max_steps:
         step += 1
         train_step(model, optimizer, step)
+        if max_steps is not None and step < max_steps:
+            continue
         save_checkpoint(
             run_dir,
             step=step,

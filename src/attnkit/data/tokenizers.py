@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from attnkit.config import TOKENIZER_KINDS
 from attnkit.data.text import read_text_file, write_text_atomic
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
     "AnyTokenizer",
 ]
 
-TOKENIZERS = ("char", "word", "bpe")
+TOKENIZERS = TOKENIZER_KINDS  # one list, kept in the torch-free config
 FORMAT = "attnkit-tokenizer"
 FORMAT_VERSION = 1
 UNK = "<unk>"
@@ -63,7 +64,9 @@ _SPECIAL_IDS = (("pad_id", "<pad>"), ("bos_id", "<bos>"), ("eos_id", "<eos>"), (
 
 # ---------------------------------------------------------------- shared checks
 def _describe(char: str) -> str:
-    return f"{char!r} (U+{ord(char):04X})"
+    """``'é' (U+00E9 LATIN SMALL LETTER E WITH ACUTE)``: readable even for invisible marks."""
+    name = unicodedata.name(char, "")
+    return f"{char!r} (U+{ord(char):04X}{' ' + name if name else ''})"
 
 
 def _check_text(text: str) -> None:

@@ -89,7 +89,7 @@ _ALIASES = "attnkit.aliases"  # safetensors metadata: {alias key: stored key} fo
 _MAX_LISTED = 3  # mismatches spelled out in a wrong-architecture message
 
 
-class CheckpointError(Exception):
+class CheckpointError(RuntimeError):
     """A checkpoint cannot be written, read or applied; the message is one line that names
     the file and the problem."""
 
@@ -296,7 +296,8 @@ def load_checkpoint(
         path: a run directory (then ``which`` picks the checkpoint), its ``checkpoints/``
             directory, or one checkpoint directory (``which`` is then ignored).
         which: ``"latest"`` or ``"best"``.
-        map_location: device for the model and optimizer tensors (RNG states stay on CPU).
+        map_location: device for the model weights. Optimizer and RNG states stay on the CPU
+            (``Optimizer.load_state_dict`` moves each state next to its parameter).
         verify: check sizes and sha256 (turn off only to skip hashing huge files).
 
     Returns:
@@ -324,7 +325,7 @@ def load_checkpoint(
         tensors = _unpack_tensors(
             directory / OPTIMIZER_FILE,
             _read_payload(directory, OPTIMIZER_FILE, files, verify),
-            map_location,
+            "cpu",
         )
         optimizer_state = _decode_optimizer(
             directory / OPTIMIZER_JSON,

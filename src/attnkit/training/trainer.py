@@ -110,7 +110,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
 
-    def _emit(self, kind: str, **data: Any) -> None:
+    def _emit(self, kind: str, /, **data: Any) -> None:
         event = Event(kind, self.state, data)
         for callback in self.callbacks:
             callback(event)

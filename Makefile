@@ -19,7 +19,7 @@ help:
 	@echo "make test-slow  tests marked slow"
 	@echo "make lint       ruff check, ruff format --check, lint-imports"
 	@echo "make format     ruff --fix and ruff format"
-	@echo "make demo       attention worked example -> docs/figures"
+	@echo "make demo       attention demo + a Shakespeare LM trained on the CPU -> runs/demo"
 	@echo "make bench      benchmarks (python -m benchmarks)"
 	@echo "make clean      remove caches and build output; distclean also removes .venv"
 
@@ -50,8 +50,18 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The attention core at work (~15 s), then a character-level Shakespeare model trained
+# with the CPU recipe (~2 min on 2 cores): a sample, its attention and its loss curve.
+DEMO := runs/demo
 demo: venv
-	$(BIN)/attnkit demo --out docs/figures
+	$(BIN)/attnkit demo --out $(DEMO)
+	rm -rf $(DEMO)/shakespeare
+	$(BIN)/attnkit train configs/lm/shakespeare_char_cpu.toml --out $(DEMO)/shakespeare
+	$(BIN)/attnkit generate $(DEMO)/shakespeare --prompt "ROMEO:" --max-new-tokens 400 \
+		--sliding-window --seed 1
+	$(BIN)/attnkit attention $(DEMO)/shakespeare --text "ROMEO: But soft, what light" \
+		--layer 3 --out $(DEMO)/shakespeare_attention.png
+	@echo "figures: $(DEMO)/*.png, $(DEMO)/shakespeare/loss.png"
 
 bench: venv
 	@if [ -d benchmarks ]; then $(BIN)/python -m benchmarks; else echo "no benchmarks yet"; fi

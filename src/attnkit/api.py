@@ -350,8 +350,15 @@ def plot_run_attention(
             path=out,
             title=f"{title}: layer {layer} · head {head}",
         )
-    if layer is not None:
-        maps = maps[layer : layer + 1]
-    if head is not None:
-        maps = maps[:, head : head + 1]
-    return plot_attention_heads(maps, x_labels=labels, y_labels=labels, path=out, title=title)
+    layer_ids = list(range(num_layers)) if layer is None else [layer]
+    head_ids = list(range(num_heads)) if head is None else [head]
+    maps = maps[layer_ids][:, head_ids]  # (L', H', T, T)
+    return plot_attention_heads(
+        maps,
+        x_labels=labels,
+        y_labels=labels,
+        path=out,
+        title=title,
+        layer_ids=layer_ids,
+        head_ids=head_ids,
+    )

@@ -341,9 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--out",
-        default="docs/figures",
+        default="runs/demo",
         metavar="DIR",
-        help="folder for the figure (default: docs/figures)",
+        help="folder for the figure (default: runs/demo)",
     )
     demo.add_argument("--steps", type=int, default=400, help="training steps (default: 400)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

@@ -15,6 +15,7 @@ from attnkit.nn import (
     RelativePositionBias,
     RotaryEmbedding,
     SinusoidalEncoding,
+    TransformerStack,
     apply_rotary,
     make_positions,
 )
@@ -256,3 +257,10 @@ def test_make_positions_with_start_tensor_and_padding():
     assert make_positions(2, padding_mask=torch.ones(1, 2, dtype=torch.bool), start=4).tolist() == [
         [4, 5]
     ]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_stack_relative_bias_direction(causal):
+    """Decoders (causal) use one-sided buckets, as T5's decoder does; encoders two-sided."""
+    stack = TransformerStack(1, 8, 2, 16, causal=causal, positional="relative", dropout=0.0)
+    assert stack.position_bias.bidirectional is (not causal)

@@ -93,11 +93,13 @@ class InputEmbedding(nn.Module):
                 f"({' or '.join(ABSOLUTE_SCHEMES)}), got '{positional}'"
             )
         self.combine = combine
-        self.pos_dim = (pos_dim or d_model // 4) if combine == "concat" else d_model
+        default_pos_dim = d_model // 4 if pos_dim is None else pos_dim
+        self.pos_dim = default_pos_dim if combine == "concat" else d_model
         if not 0 < self.pos_dim <= d_model or (combine == "concat" and self.pos_dim == d_model):
             raise ValueError(
-                f"pos_dim={self.pos_dim} leaves no room for the token embedding: with "
-                f"combine='concat' it must be between 1 and d_model-1={d_model - 1}"
+                f"pos_dim={self.pos_dim} leaves no room for the token embedding in "
+                f"d_model={d_model}: with combine='concat' it must be between 1 and "
+                f"{d_model - 1}"
             )
         token_dim = d_model - self.pos_dim if combine == "concat" else d_model
         if token_embedding is None:

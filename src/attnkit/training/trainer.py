@@ -33,8 +33,11 @@ from attnkit.models.registry import build_model
 from attnkit.runtime import autocast, init_distributed, resolve_precision
 from attnkit.training.checkpoint import (
     CheckpointError,
+    capture_rng_state,
     load_checkpoint,
     restore_model,
+    restore_optimizer,
+    restore_rng_state,
     save_checkpoint,
 )
 from attnkit.training.optim import build_optimizer, learning_rate
@@ -188,8 +191,8 @@ class Trainer:
         if self.resume:
             checkpoint = load_checkpoint(self.paths.root)
             restore_model(model, checkpoint)
-            optimizer.load_state_dict(checkpoint.optimizer_state)
-            _set_rng_state(checkpoint.rng_state, device)
+            restore_optimizer(optimizer, checkpoint)
+            restore_rng_state(checkpoint.rng_state)
             self.state = TrainState(**checkpoint.trainer_state)
             if dist.is_main:
                 _truncate_metrics(self.paths.metrics, self.state.step)
@@ -394,7 +397,7 @@ class Trainer:
                 model=model,
                 optimizer=optimizer,
                 trainer_state=dataclasses.asdict(self.state),
-                rng_state=_rng_state(),
+                rng_state=capture_rng_state(),
                 keep_last=self.config.train.keep_last,
                 is_best=is_best,
             )
@@ -437,23 +440,6 @@ def _truncate_metrics(path: Path, step: int) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     tmp.replace(path)
-
-
-def _rng_state() -> dict[str, torch.Tensor]:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        for index, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
-            state[f"cuda{index}"] = cuda_state
-    return state
-
-
-def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
-    if "torch" in state:
-        torch.set_rng_state(state["torch"].cpu())
-    if torch.cuda.is_available():
-        for index in range(torch.cuda.device_count()):
-            if f"cuda{index}" in state:
-                torch.cuda.set_rng_state(state[f"cuda{index}"].cpu(), index)
 
 
 def _tensorboard_writer(root: Path) -> Any:

@@ -219,6 +219,8 @@ def plot_attention_heads(
     path: str | os.PathLike[str],
     max_cols: int = 4,
     annotate: bool | None = None,
+    layer_ids: Sequence[int] | None = None,
+    head_ids: Sequence[int] | None = None,
 ) -> Path:
     """Save a grid of attention maps, one panel per head (and per layer).
 
@@ -235,6 +237,8 @@ def plot_attention_heads(
         path: output file; ``.png``, ``.svg`` or ``.pdf`` by suffix, written atomically.
         max_cols: at most this many panels per row.
         annotate: write values in the cells; ``None`` annotates panels up to 6 × 6.
+        layer_ids, head_ids: the numbers to show in panel titles when ``weights`` holds a
+            selection (e.g. only layer 3); default ``0, 1, …``.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -294,7 +298,9 @@ def plot_attention_heads(
                 annotate=annotate,
                 axis_titles=False,
             )
-            label = f"layer {layer} · head {head}" if has_layers else f"head {head}"
+            layer_id = layer if layer_ids is None else layer_ids[layer]
+            head_id = head if head_ids is None else head_ids[head]
+            label = f"layer {layer_id} · head {head_id}" if has_layers else f"head {head_id}"
             ax.set_title(label, fontsize=9)
         for slot in range(num_heads, rows_per_layer * cols):  # empty slots of a wrapped row
             axes[layer * rows_per_layer + slot // cols, slot % cols].set_axis_off()

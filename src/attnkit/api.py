@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,16 +24,19 @@ from torch import Tensor
 
 from attnkit.config import RunConfig, Seq2SeqConfig, run_config_to_dict
 from attnkit.data.batching import LMBatches
+from attnkit.data.parallel import read_parallel_file
 from attnkit.data.phrases import PhrasePair, Vocabulary, make_phrase_pairs
 from attnkit.data.text import read_text_file
 from attnkit.decoding.greedy import greedy_translate
 from attnkit.decoding.logits import check_sampling_args
 from attnkit.decoding.sampling import stream
 from attnkit.evaluation.language_model import evaluate_language_model
+from attnkit.evaluation.translation import corpus_scores, translate_sentences
 from attnkit.models.seq2seq import Transformer
 from attnkit.nn.attention import Attention
+from attnkit.training.checkpoint import load_checkpoint, save_checkpoint
 from attnkit.training.rundir import LoadedRun, RunDir, load_run
-from attnkit.training.tasks import load_texts
+from attnkit.training.tasks import load_pairs, load_texts
 from attnkit.training.trainer import Callback, Trainer, TrainState
 from attnkit.viz.curves import plot_loss_curve
 from attnkit.viz.plots import plot_attention, plot_attention_heads
@@ -40,6 +44,7 @@ from attnkit.viz.plots import plot_attention, plot_attention_heads
 __all__ = [
     "PhraseTranslator",
     "WorkedExample",
+    "average_checkpoints",
     "evaluate",
     "generate",
     "load_run",
@@ -47,6 +52,7 @@ __all__ = [
     "run_info",
     "train",
     "train_phrase_translator",
+    "translate",
     "worked_example",
 ]
 
@@ -263,10 +269,28 @@ def generate(
         remaining -= chunk
 
 
-def evaluate(run_dir: str | Path, *, data: str | Path | None = None) -> dict[str, Any]:
-    """Loss, perplexity and bits per character of a run's best model on its validation
-    text (every block once), or on the text file ``data``."""
+def evaluate(
+    run_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    split: str = "valid",
+    beam: int = 1,
+    length_penalty: float = 0.6,
+) -> dict[str, Any]:
+    """Evaluate a run's best model.
+
+    Language models: loss, perplexity and bits per character on the validation text
+    (every block once) or on the text file ``data``.
+
+    Translators: BLEU and chrF (sacreBLEU) of the ``split`` (``valid`` or ``test``) or
+    of the TSV file ``data``, decoded greedily or with a ``beam``; the sources,
+    hypotheses and references are written to ``RUN_DIR/eval/``.
+    """
     run = load_run(run_dir)
+    if run.is_translator:
+        return _evaluate_translator(
+            run, data=data, split=split, beam=beam, length_penalty=length_penalty
+        )
     if data is None:
         _, text = load_texts(run.config.data)
         source = "validation split"
@@ -283,6 +307,110 @@ def evaluate(run_dir: str | Path, *, data: str | Path | None = None) -> dict[str
         **metrics,
         "chars": len(text),
     }
+
+
+def _evaluate_translator(
+    run: LoadedRun, *, data: str | Path | None, split: str, beam: int, length_penalty: float
+) -> dict[str, Any]:
+    if data is not None:
+        pairs, _ = read_parallel_file(data, max_chars=run.config.data.max_chars)
+        name = Path(data).stem
+    else:
+        if split not in ("valid", "test"):
+            raise ValueError(f"--split must be 'valid' or 'test', got {split!r}")
+        _, valid, test, _ = load_pairs(run.config.data)
+        pairs, name = (valid if split == "valid" else test), split
+        if not pairs:
+            raise ValueError(
+                f"this run has no {split} data; set data.{split} in its recipe or pass --data"
+            )
+    start = time.perf_counter()
+    hypotheses = [
+        h[0]
+        for h in translate(run, [s for s, _ in pairs], beam=beam, length_penalty=length_penalty)
+    ]
+    seconds = time.perf_counter() - start
+    references = [t for _, t in pairs]
+    out_dir = run.run_dir.root / "eval"
+    out_dir.mkdir(exist_ok=True)
+    stem = f"{name}.beam{beam}"
+    for suffix, lines in (("src", [s for s, _ in pairs]), ("ref", references), ("hyp", hypotheses)):
+        (out_dir / f"{stem}.{suffix}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {
+        "run": str(run.run_dir.root),
+        "data": str(data) if data is not None else f"{split} split",
+        "step": run.checkpoint.step,
+        "beam": beam,
+        **corpus_scores(hypotheses, references),
+        "seconds": round(seconds, 1),
+        "hypotheses": str(out_dir / f"{stem}.hyp"),
+    }
+
+
+def translate(
+    run: LoadedRun,
+    sentences: Sequence[str],
+    *,
+    beam: int = 1,
+    length_penalty: float = 0.6,
+    n_best: int = 1,
+    max_len: int | None = None,
+) -> list[list[str]]:
+    """Translate sentences with a trained translator: the ``n_best`` best of each."""
+    if not run.is_translator:
+        raise ValueError(
+            f"{run.run_dir.root} holds a {run.config.model.kind} model, not a translator; "
+            f"use `attnkit generate` for language models"
+        )
+    model_config = run.config.model
+    learned = model_config.positional == "learned"
+    return translate_sentences(
+        run.model,
+        sentences,
+        source_tokenizer=run.source_tokenizer,
+        target_tokenizer=run.tokenizer,
+        beam=beam,
+        length_penalty=length_penalty,
+        n_best=n_best,
+        max_len=min(max_len or model_config.max_len, model_config.max_len) if learned else max_len,
+        source_limit=model_config.max_len if learned else None,
+    )
+
+
+def average_checkpoints(run_dir: str | Path, out: str | Path, *, last: int = 5) -> Path:
+    """Average the weights of a run's last ``last`` checkpoints into a new run directory
+    (config and tokenizers copied), which translates and evaluates like any run."""
+    source = RunDir(Path(run_dir))
+    target = RunDir(Path(out))
+    if target.has_checkpoint():
+        raise ValueError(f"{target.root} already holds a run; choose another --out")
+    steps = sorted(source.checkpoints.glob("step-*"))
+    if len(steps) < last:
+        raise ValueError(
+            f"{source.root} keeps {len(steps)} checkpoint(s), fewer than --last {last}; "
+            f"train with train.keep_last >= {last}"
+        )
+    checkpoints = [load_checkpoint(path) for path in steps[-last:]]
+    run = load_run(run_dir, which="latest")
+    averaged = {
+        name: torch.stack([c.model_state[name].float() for c in checkpoints]).mean(0)
+        for name in checkpoints[0].model_state
+    }
+    run.model.load_state_dict(averaged)
+    target.root.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "source_tokenizer.json"):
+        if (source.root / name).is_file():
+            shutil.copyfile(source.root / name, target.root / name)
+    return save_checkpoint(
+        target.root,
+        step=checkpoints[-1].step,
+        model=run.model,
+        optimizer=None,
+        trainer_state={
+            **checkpoints[-1].trainer_state,
+            "averaged_steps": [c.step for c in checkpoints],
+        },
+    )
 
 
 def run_info(run_dir: str | Path) -> dict[str, Any]:
@@ -318,12 +446,20 @@ def plot_run_attention(
     layer: int | None = None,
     head: int | None = None,
 ) -> Path:
-    """Self-attention of a trained language model over ``text``, tokens on the axes.
+    """Attention of a trained model over ``text``, tokens on the axes.
 
-    Without ``layer``/``head``: a grid with every layer and head. With both: one map.
-    With only ``layer``: that layer's heads. With only ``head``: that head in every layer.
+    Language models: self-attention. Without ``layer``/``head``: a grid with every
+    layer and head; with both: one map; with only ``layer``: that layer's heads; with
+    only ``head``: that head in every layer.
+
+    Translators: ``text`` is translated (greedy) and ``out`` shows where each output
+    word looked — the cross-attention of the last layer (or ``layer``), averaged over
+    heads (or ``head``). Beside it: ``*-cross.png`` (every layer and head),
+    ``*-encoder.png`` and ``*-decoder.png`` (self-attention grids).
     """
     run = load_run(run_dir)
+    if run.is_translator:
+        return _plot_translation_attention(run, text, Path(out), layer=layer, head=head)
     ids = _prompt_ids(run, text)
     model_config = run.config.model
     if model_config.positional == "learned" and len(ids) > model_config.max_len:
@@ -362,3 +498,62 @@ def plot_run_attention(
         layer_ids=layer_ids,
         head_ids=head_ids,
     )
+
+
+def _plot_translation_attention(
+    run: LoadedRun, text: str, out: Path, *, layer: int | None, head: int | None
+) -> Path:
+    if not text.strip():
+        raise ValueError("the text is empty; give a sentence to translate")
+    translation = translate(run, [text])[0][0]
+    src_ids = [*run.source_tokenizer.encode(text), 2]
+    tgt_ids = [1, *run.tokenizer.encode(translation)]
+    with torch.no_grad():
+        maps = run.model(
+            torch.tensor([src_ids]), torch.tensor([tgt_ids]), need_weights=True
+        ).attentions
+    cross = maps.stacked("cross")[:, 0]  # (L, H, T, S)
+    num_layers, num_heads = cross.shape[:2]
+    for name, value, limit in (("layer", layer, num_layers), ("head", head, num_heads)):
+        if value is not None and not 0 <= value < limit:
+            raise ValueError(
+                f"--{name} {value} does not exist: the model has {limit} ({name}s 0–{limit - 1})"
+            )
+    source = [_token_label(run.source_tokenizer.decode([i])) for i in src_ids[:-1]] + ["<eos>"]
+    produced = [_token_label(run.tokenizer.decode([i])) for i in tgt_ids[1:]] + ["<eos>"]
+    inputs = ["<bos>", *produced[:-1]]
+    chosen = num_layers - 1 if layer is None else layer
+    picture = cross[chosen].mean(0) if head is None else cross[chosen, head]
+    which = "mean of heads" if head is None else f"head {head}"
+    path = plot_attention(
+        picture,
+        x_labels=source,
+        y_labels=produced,
+        path=out,
+        title=f"{text} → {translation}  (layer {chosen}, {which})",
+        x_title="source token (key)",
+        y_title="output token being produced (query)",
+    )
+    stem = out.with_suffix("")
+    plot_attention_heads(
+        cross,
+        x_labels=source,
+        y_labels=produced,
+        path=f"{stem}-cross{out.suffix}",
+        title="cross-attention",
+    )
+    plot_attention_heads(
+        maps.stacked("encoder")[:, 0],
+        x_labels=source,
+        y_labels=source,
+        path=f"{stem}-encoder{out.suffix}",
+        title="encoder self-attention",
+    )
+    plot_attention_heads(
+        maps.stacked("decoder")[:, 0],
+        x_labels=inputs,
+        y_labels=inputs,
+        path=f"{stem}-decoder{out.suffix}",
+        title="decoder self-attention",
+    )
+    return path

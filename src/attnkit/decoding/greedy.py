@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from attnkit.decoding.sampling import generate
+from attnkit.decoding.translate import sample_translate
 from attnkit.protocols import LanguageModelStep, Seq2SeqStep
 
 __all__ = ["greedy_generate", "greedy_translate"]
 
 
-@torch.no_grad()
 def greedy_translate(
     model: Seq2SeqStep,
     src: Tensor,
@@ -19,33 +18,30 @@ def greedy_translate(
     bos_id: int,
     eos_id: int,
     max_len: int,
+    pad_id: int | None = None,
+    src_padding_mask: Tensor | None = None,
 ) -> Tensor:
-    """Greedy decoding for an encoder–decoder model, with the key/value cache.
+    """Greedy decoding for an encoder–decoder model, with the key/value cache: at every
+    step the most likely next token (:func:`~attnkit.decoding.translate.sample_translate`
+    at temperature 0).
 
     The source is encoded once; each step feeds only the newest token. Decoding stops
     when every sequence has produced ``eos_id`` or after ``max_len`` tokens; finished
-    sequences are padded with ``eos_id``.
+    rows are filled with ``pad_id`` (never generated when given) or else ``eos_id``.
 
     Shape:
         src ``(B, S)`` → ``(B, T ≤ max_len)`` generated ids (without BOS).
     """
-    if max_len < 1:
-        raise ValueError(f"max_len must be >= 1, got {max_len}")
-    encoded = model.encode(src)
-    cache = model.new_cache()
-    batch = src.shape[0]
-    token = torch.full((batch, 1), bos_id, dtype=torch.long, device=src.device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
-    output = []
-    for _ in range(max_len):
-        logits = model.decode_step(token, encoded, cache)  # (B, 1, V)
-        token = logits[:, -1].argmax(-1, keepdim=True)  # (B, 1)
-        token = token.masked_fill(finished.unsqueeze(1), eos_id)
-        output.append(token)
-        finished |= token.squeeze(1) == eos_id
-        if bool(finished.all()):
-            break
-    return torch.cat(output, dim=1)
+    return sample_translate(
+        model,
+        src,
+        max_len=max_len,
+        bos_id=bos_id,
+        eos_id=eos_id,
+        temperature=0.0,
+        pad_id=pad_id,
+        src_padding_mask=src_padding_mask,
+    )
 
 
 def greedy_generate(

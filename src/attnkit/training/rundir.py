@@ -19,7 +19,6 @@ from typing import Any
 from torch import nn
 
 from attnkit.config import ConfigError, RunConfig, run_config_from_dict, run_config_to_dict
-from attnkit.data.tokenizers import load_tokenizer
 from attnkit.models.registry import build_model
 from attnkit.protocols import Tokenizer
 from attnkit.training.checkpoint import (
@@ -29,6 +28,7 @@ from attnkit.training.checkpoint import (
     restore_model,
     write_json_atomic,
 )
+from attnkit.training.tasks import TranslationTokenizers
 
 __all__ = ["LoadedRun", "RunDir", "load_run"]
 
@@ -77,13 +77,23 @@ class RunDir:
 
 @dataclass
 class LoadedRun:
-    """A trained model with its config, tokenizer and checkpoint."""
+    """A trained model with its config, tokenizer(s) and checkpoint.
+
+    ``tokenizer`` reads and writes the model's output text (the target language of a
+    translator); ``source_tokenizer`` reads a translator's input (the same object when
+    the vocabulary is joint; equal to ``tokenizer`` for language models).
+    """
 
     run_dir: RunDir
     config: RunConfig
     tokenizer: Tokenizer
     model: nn.Module
     checkpoint: Checkpoint
+    source_tokenizer: Tokenizer | None = None
+
+    @property
+    def is_translator(self) -> bool:
+        return self.config.model.kind == "seq2seq"
 
 
 def load_run(run_dir: str | Path, *, which: str = "best", device: Any = "cpu") -> LoadedRun:
@@ -106,11 +116,13 @@ def load_run(run_dir: str | Path, *, which: str = "best", device: Any = "cpu") -
         raise CheckpointError(f"{paths.config}: {exc}") from None
     if not paths.tokenizer.is_file():
         raise CheckpointError(f"{root} is not an attnkit run: no tokenizer.json")
-    tokenizer = load_tokenizer(paths.tokenizer)
+    tokenizers = TranslationTokenizers.load(root)
     if which == "best" and not (paths.checkpoints / "best.json").is_file():
         which = "latest"
     checkpoint = load_checkpoint(root, which=which)
     model = build_model(config.model)
     restore_model(model, checkpoint)
     model.to(device).eval()
-    return LoadedRun(paths, config, tokenizer, model, checkpoint)
+    return LoadedRun(
+        paths, config, tokenizers.target, model, checkpoint, source_tokenizer=tokenizers.source
+    )

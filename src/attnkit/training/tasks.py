@@ -3,21 +3,36 @@ and an evaluation. The trainer's loop is the same for every task."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
 
 import torch
 from torch import Tensor, nn
 
-from attnkit.config import DataConfig
-from attnkit.data.batching import LMBatches
+from attnkit.config import DataConfig, RunConfig
+from attnkit.data.batching import LMBatches, TokenBatches
 from attnkit.data.corpora import load_corpus, split_text
+from attnkit.data.parallel import load_parallel_corpus, read_parallel_file, read_parallel_files
+from attnkit.data.synthetic import make_reverse_pairs
 from attnkit.data.text import read_text_file
-from attnkit.data.tokenizers import train_tokenizer
+from attnkit.data.tokenizers import load_tokenizer, train_tokenizer
 from attnkit.evaluation.language_model import evaluate_language_model
+from attnkit.evaluation.metrics import perplexity
 from attnkit.protocols import Tokenizer
-from attnkit.training.losses import token_cross_entropy
+from attnkit.training.losses import IGNORE_INDEX, token_cross_entropy
 
-__all__ = ["LanguageModelTask", "load_texts"]
+__all__ = [
+    "LanguageModelTask",
+    "TranslationTask",
+    "TranslationTokenizers",
+    "build_task",
+    "load_pairs",
+    "load_texts",
+]
+
+Pairs = list[tuple[str, str]]
+Task = Union["LanguageModelTask", "TranslationTask"]  # what the trainer drives
 
 
 def load_texts(data: DataConfig) -> tuple[str, str]:
@@ -26,7 +41,7 @@ def load_texts(data: DataConfig) -> tuple[str, str]:
     A user file (``data.train``) wins over the embedded corpus; without ``data.valid``
     the last ``val_fraction`` of the text is held out (contiguous, deterministic).
     """
-    text = read_text_file(data.train) if data.train else load_corpus(data.corpus)
+    text = read_text_file(data.train) if data.train else load_corpus(data.corpus_for("decoder_lm"))
     if data.valid:
         return text, read_text_file(data.valid)
     return split_text(text, data.val_fraction)
@@ -59,8 +74,12 @@ class LanguageModelTask:
         return torch.tensor(self.tokenizer.encode(text), dtype=torch.long)
 
     @property
-    def vocab_size(self) -> int:
-        return self.tokenizer.vocab_size
+    def vocab_sizes(self) -> dict[str, int]:
+        """The model config's vocabulary fields, set from the tokenizer."""
+        return {"vocab_size": self.tokenizer.vocab_size}
+
+    def save_tokenizers(self, run_dir: Path) -> None:
+        self.tokenizer.save(run_dir / "tokenizer.json")
 
     def micro_batches(
         self, index: int, *, batch_size: int, accumulate: int, rank: int, world_size: int
@@ -68,7 +87,7 @@ class LanguageModelTask:
         """This process's micro-batches of update ``index``."""
         inputs, targets = self.train.batch(index, batch_size, rank=rank, world_size=world_size)
         return [
-            {"tokens": x, "targets": y}
+            {"tokens": x, "labels": y}
             for x, y in zip(inputs.chunk(accumulate), targets.chunk(accumulate), strict=True)
         ]
 
@@ -78,7 +97,7 @@ class LanguageModelTask:
     ) -> tuple[Tensor, Tensor]:
         """Summed next-token loss of a micro-batch and its token count."""
         logits = model(batch["tokens"]).logits  # (B, T, V)
-        return token_cross_entropy(logits, batch["targets"], label_smoothing=label_smoothing)
+        return token_cross_entropy(logits, batch["labels"], label_smoothing=label_smoothing)
 
     def evaluate(
         self, model: nn.Module, *, device: torch.device, max_batches: int | None, batch_size: int
@@ -92,3 +111,212 @@ class LanguageModelTask:
             batch_size=batch_size,
             max_batches=max_batches,
         )
+
+
+SPECIALS = ("<pad>", "<bos>", "<eos>")  # ids 0, 1, 2 in every translation vocabulary
+
+
+@dataclass
+class TranslationTokenizers:
+    """The source and target tokenizers of a translation run (one object when joint)."""
+
+    source: Tokenizer
+    target: Tokenizer
+
+    @property
+    def joint(self) -> bool:
+        return self.source is self.target
+
+    def save(self, run_dir: Path) -> None:
+        self.target.save(run_dir / "tokenizer.json")
+        if not self.joint:
+            self.source.save(run_dir / "source_tokenizer.json")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> TranslationTokenizers:
+        target = load_tokenizer(run_dir / "tokenizer.json")
+        source_path = run_dir / "source_tokenizer.json"
+        return cls(load_tokenizer(source_path) if source_path.is_file() else target, target)
+
+
+def load_pairs(data: DataConfig) -> tuple[Pairs, Pairs, Pairs, dict[str, int]]:
+    """Train, validation and test pairs of a translation data config, and the counts
+    of pairs dropped while reading (empty side, too long, malformed)."""
+
+    def read(source: str, target: str | None) -> tuple[Pairs, dict[str, int]]:
+        if target:
+            return read_parallel_files(source, target, max_chars=data.max_chars)
+        return read_parallel_file(source, max_chars=data.max_chars)
+
+    if not data.train:
+        corpus = data.corpus_for("seq2seq")
+        if corpus == "reverse":  # synthetic: 20k training pairs, 500 each held out
+            pairs = make_reverse_pairs(21_000, seed=0)
+            return pairs[:20_000], pairs[20_000:20_500], pairs[20_500:], {"kept": 21_000}
+        splits = load_parallel_corpus(corpus)
+        return splits.train, splits.valid, splits.test, dict(splits.stats)
+    train, stats = read(data.train, data.train_target)
+    if data.valid:
+        valid, _ = read(data.valid, data.valid_target)
+    else:
+        cut = max(1, round(len(train) * data.val_fraction))
+        train, valid = train[:-cut], train[-cut:]
+    test = read(data.test, data.test_target)[0] if data.test else []
+    return train, valid, test, stats
+
+
+class TranslationTask:
+    """Sequence-to-sequence training on sentence pairs with teacher forcing.
+
+    Pairs become ``src`` (source + EOS), ``tgt_in`` (BOS + target) and ``labels``
+    (target + EOS); pairs longer than ``data.block_size`` tokens on either side are
+    dropped and counted. Batches hold about ``train.batch_tokens`` tokens of pairs of
+    similar length.
+    """
+
+    def __init__(
+        self,
+        data: DataConfig,
+        *,
+        seed: int,
+        batch_tokens: int,
+        tokenizers: TranslationTokenizers | None = None,
+    ):
+        train, valid, test, self.stats = load_pairs(data)
+        if tokenizers is None:
+            tokenizers = self._train_tokenizers(data, train)
+        self.tokenizers = tokenizers
+        self.block_size = data.block_size
+        self.train_pairs, dropped = self._encode(train)
+        self.stats["too_many_tokens"] = dropped
+        self.valid_pairs, _ = self._encode(valid)
+        self.valid_text, self.test_text = valid, test
+        if not self.train_pairs:
+            raise ValueError(
+                f"no training pairs left after filtering ({self.stats}); raise "
+                f"data.block_size or data.max_chars"
+            )
+        lengths = [(len(s), len(t)) for s, t in self.train_pairs]
+        self.batches = TokenBatches(lengths, batch_tokens, seed=seed)
+
+    @staticmethod
+    def _train_tokenizers(data: DataConfig, train: Pairs) -> TranslationTokenizers:
+        def fit(text: str):
+            return train_tokenizer(
+                data.tokenizer, text, vocab_size=data.vocab_size, specials=SPECIALS, unk=data.unk
+            )
+
+        sources = "\n".join(s for s, _ in train)
+        targets = "\n".join(t for _, t in train)
+        if data.joint_vocab:
+            joint = fit(sources + "\n" + targets)
+            return TranslationTokenizers(joint, joint)
+        return TranslationTokenizers(fit(sources), fit(targets))
+
+    def _encode(self, pairs: Pairs) -> tuple[list[tuple[list[int], list[int]]], int]:
+        encoded, dropped = [], 0
+        source_tok, target_tok = self.tokenizers.source, self.tokenizers.target
+        for source, target in pairs:
+            src, tgt = source_tok.encode(source), target_tok.encode(target)
+            if len(src) + 1 > self.block_size or len(tgt) + 1 > self.block_size:
+                dropped += 1
+                continue
+            encoded.append((src, tgt))
+        return encoded, dropped
+
+    def save_tokenizers(self, run_dir: Path) -> None:
+        self.tokenizers.save(run_dir)
+
+    @property
+    def vocab_sizes(self) -> dict[str, int]:
+        """The model config's vocabulary fields, set from the tokenizers."""
+        return {
+            "src_vocab_size": self.tokenizers.source.vocab_size,
+            "tgt_vocab_size": self.tokenizers.target.vocab_size,
+        }
+
+    def collate(self, pairs: list[tuple[list[int], list[int]]]) -> dict[str, Tensor]:
+        """Pad a list of encoded pairs into ``src``, ``tgt_in`` and ``labels``.
+
+        Shape:
+            src ``(B, S)``, tgt_in ``(B, T)``, labels ``(B, T)`` (``-100`` at padding).
+        """
+        pad, bos, eos = 0, 1, 2
+        width_src = max(len(s) for s, _ in pairs) + 1
+        width_tgt = max(len(t) for _, t in pairs) + 1
+        src = torch.full((len(pairs), width_src), pad, dtype=torch.long)
+        tgt_in = torch.full((len(pairs), width_tgt), pad, dtype=torch.long)
+        labels = torch.full((len(pairs), width_tgt), IGNORE_INDEX, dtype=torch.long)
+        for row, (s, t) in enumerate(pairs):
+            src[row, : len(s) + 1] = torch.tensor([*s, eos])
+            tgt_in[row, : len(t) + 1] = torch.tensor([bos, *t])
+            labels[row, : len(t) + 1] = torch.tensor([*t, eos])
+        return {"src": src, "tgt_in": tgt_in, "labels": labels}
+
+    def micro_batches(
+        self, index: int, *, batch_size: int, accumulate: int, rank: int, world_size: int
+    ) -> list[dict[str, Tensor]]:
+        """This process's micro-batches of update ``index`` (``batch_size`` is unused:
+        batches are sized by tokens)."""
+        rows = [
+            self.train_pairs[i] for i in self.batches.batch(index, rank=rank, world_size=world_size)
+        ]
+        if len(rows) < accumulate:
+            # Too few pairs for every micro-batch (or process): repeat one with all labels
+            # ignored, so each still runs a backward pass but adds nothing to the loss.
+            filler = self.train_pairs[0]
+            batches = [self.collate([r]) for r in rows]
+            while len(batches) < accumulate:
+                empty = self.collate([filler])
+                empty["labels"].fill_(IGNORE_INDEX)
+                batches.append(empty)
+            return batches
+        size = -(-len(rows) // accumulate)
+        return [self.collate(rows[i : i + size]) for i in range(0, len(rows), size)]
+
+    @staticmethod
+    def loss(
+        model: nn.Module, batch: dict[str, Tensor], *, label_smoothing: float
+    ) -> tuple[Tensor, Tensor]:
+        """Summed teacher-forced loss of a micro-batch and its token count."""
+        logits = model(batch["src"], batch["tgt_in"]).logits  # (B, T, V)
+        return token_cross_entropy(logits, batch["labels"], label_smoothing=label_smoothing)
+
+    @torch.no_grad()
+    def evaluate(
+        self, model: nn.Module, *, device: torch.device, max_batches: int | None, batch_size: int
+    ) -> dict[str, Any]:
+        """Teacher-forced validation loss and perplexity over every validation pair."""
+        was_training = model.training
+        model.eval()
+        total, count = 0.0, 0
+        for start in range(0, len(self.valid_pairs), batch_size):
+            batch = self.collate(self.valid_pairs[start : start + batch_size])
+            summed, tokens = self.loss(
+                model, {k: v.to(device) for k, v in batch.items()}, label_smoothing=0.0
+            )
+            total, count = total + summed.item(), count + int(tokens)
+        model.train(was_training)
+        mean = total / max(count, 1)
+        return {"loss": mean, "perplexity": perplexity(mean), "tokens": count}
+
+
+def build_task(config: RunConfig, *, resume_from: Path | None = None):
+    """The task that trains ``config.model.kind``; with ``resume_from`` (a run
+    directory) its saved tokenizers are reused instead of training new ones."""
+    data, train = config.data, config.train
+    if config.model.kind == "seq2seq":
+        tokenizers = TranslationTokenizers.load(resume_from) if resume_from else None
+        return TranslationTask(
+            data,
+            seed=train.seed,
+            batch_tokens=train.batch_tokens or train.batch_size * data.block_size,
+            tokenizers=tokenizers,
+        )
+    if config.model.kind == "decoder_lm":
+        tokenizer = load_tokenizer(resume_from / "tokenizer.json") if resume_from else None
+        return LanguageModelTask(data, seed=train.seed, tokenizer=tokenizer)
+    raise ValueError(
+        f"training model.kind={config.model.kind!r} from a recipe is not supported yet; "
+        f"train 'decoder_lm' or 'seq2seq'"
+    )

@@ -42,7 +42,7 @@ from attnkit.training.checkpoint import (
 )
 from attnkit.training.optim import build_optimizer, learning_rate
 from attnkit.training.rundir import RunDir
-from attnkit.training.tasks import LanguageModelTask
+from attnkit.training.tasks import Task, build_task
 
 __all__ = ["Event", "TrainState", "Trainer", "TrainingError"]
 
@@ -176,13 +176,8 @@ class Trainer:
             self._check_resumed_config()
 
         torch.manual_seed(train.seed)
-        tokenizer = None
-        if self.resume:
-            from attnkit.data.tokenizers import load_tokenizer
-
-            tokenizer = load_tokenizer(self.paths.tokenizer)
-        task = LanguageModelTask(cfg.data, seed=train.seed, tokenizer=tokenizer)
-        model_config = dataclasses.replace(cfg.model, vocab_size=task.vocab_size)
+        task = build_task(cfg, resume_from=self.paths.root if self.resume else None)
+        model_config = dataclasses.replace(cfg.model, **task.vocab_sizes)
         self.config = cfg = dataclasses.replace(cfg, model=model_config)
         model = build_model(model_config).to(device)
         optimizer = build_optimizer(model, train)
@@ -199,7 +194,7 @@ class Trainer:
         elif dist.is_main:
             self.paths.root.mkdir(parents=True, exist_ok=True)
             self.paths.write_config(cfg)
-            task.tokenizer.save(self.paths.tokenizer)
+            task.save_tokenizers(self.paths.root)
 
         wrapped: nn.Module = model
         if dist.enabled:
@@ -214,7 +209,8 @@ class Trainer:
             device=str(device),
             precision=precision,
             world_size=dist.world_size,
-            vocab_size=task.vocab_size,
+            vocab_size=max(task.vocab_sizes.values()),
+            data=getattr(task, "stats", None),
         )
 
         previous_handlers = self._install_signal_handlers()
@@ -266,11 +262,14 @@ class Trainer:
                     self._record(record, writer, dist.is_main)
                     self._emit("log", **record)
 
-                at_end = state.step >= train.steps
+                out_of_time = bool(train.max_minutes) and state.seconds >= 60 * train.max_minutes
+                at_end = state.step >= train.steps or out_of_time
                 if finite and ((train.eval_every and state.step % train.eval_every == 0) or at_end):
                     self._evaluate(model, task, device, writer, dist.is_main, optimizer)
                 elif finite and train.save_every and state.step % train.save_every == 0:
                     self._save(model, optimizer, dist.is_main)
+                if out_of_time and finite and not state.stop_reason:
+                    state.stop_reason = f"time budget of {train.max_minutes:g} minutes reached"
                 if self._signal is not None:
                     name = signal.Signals(self._signal).name
                     state.stop_reason = f"interrupted by {name}"
@@ -290,7 +289,7 @@ class Trainer:
     def _update(
         self,
         model: nn.Module,
-        task: LanguageModelTask,
+        task: Task,
         micro_batches: list[dict[str, torch.Tensor]],
         optimizer: torch.optim.Optimizer,
         scaler: torch.amp.GradScaler,
@@ -302,7 +301,7 @@ class Trainer:
         train = self.config.train
         micro_batches = [{k: v.to(device) for k, v in b.items()} for b in micro_batches]
         # Token count of the whole update, over micro-batches and processes.
-        tokens = sum(int((b["targets"] != -100).sum()) for b in micro_batches)
+        tokens = sum(int((b["labels"] != -100).sum()) for b in micro_batches)
         total = torch.tensor(float(tokens), device=device)
         if dist.enabled:
             torch.distributed.all_reduce(total)
@@ -358,7 +357,7 @@ class Trainer:
     def _evaluate(
         self,
         model: nn.Module,
-        task: LanguageModelTask,
+        task: Task,
         device: torch.device,
         writer: Any,
         is_main: bool,

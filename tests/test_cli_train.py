@@ -194,3 +194,26 @@ def test_bad_corpus_is_one_clear_line(tmp_path, capsys, content, fragment):
     status, _, err = run_cli(capsys, "train", recipe, "--out", tmp_path / "run", "--quiet")
     assert_one_line_error(status, err, fragment)
     assert re.search(re.escape(str(corpus)) + "|block_size", err)
+
+
+@pytest.mark.parametrize("budget", [None, "0.01"], ids=["steps", "time-budget"])
+def test_progress_bar_shows_step_loss_speed_and_evaluations(trained, capsys, tmp_path, budget):
+    recipe, _, _ = trained
+    extra = ["--set", f"train.max_minutes={budget}", "--set", "train.schedule='noam'"]
+    steps = "train.steps=100000" if budget else "train.steps=20"
+    status, out, err = run_cli(
+        capsys,
+        "train",
+        recipe,
+        "--out",
+        tmp_path / "run",
+        "--set",
+        steps,
+        *(extra if budget else []),
+    )
+    assert status == 0, err
+    assert "training" in err and "parameters on cpu" in err
+    for field in (r"step=\d+", r"loss=\d\.\d{3}", r"tok_s=\d+"):  # tqdm sorts the fields
+        assert re.search(field, err), field
+    assert "val loss" in err
+    assert ("time budget" in out) == bool(budget)

@@ -79,6 +79,8 @@ def test_translate_arguments_and_stdin_keep_order_and_empty_lines(run, capsys, m
     assert status == 0 and lines[1] == "" and [lines[0], lines[2]] == out.splitlines()
     status, out, _ = cli(capsys, "translate", run, "a b c", "--beam", "3", "--n-best", "2")
     assert status == 0 and len(out.rstrip("\n").split("\t")) == 2
+    status, out, _ = cli(capsys, "translate", run, "--beam", "1", "a b c", "d e f g")
+    assert status == 0 and len(out.splitlines()) == 2  # texts after options are texts too
 
 
 def test_evaluate_prints_bleu_chrf_with_signatures_and_writes_files(run, capsys):

@@ -11,12 +11,15 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from attnkit import __version__
+
+if TYPE_CHECKING:  # the CLI imports torch only when a command needs it
+    import torch
 
 __all__ = ["main"]
 
@@ -41,7 +44,7 @@ def _fmt_per_word(words: Sequence[str], vector: torch.Tensor, digits: int = 4) -
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from attnkit.api import train_phrase_translator, worked_example
+    from attnkit.demos import train_phrase_translator, worked_example
     from attnkit.viz import plot_attention, plot_attention_heads
 
     out_dir = Path(args.out)
@@ -130,11 +133,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 class _Progress:
     """Draws training progress from the trainer's events: a tqdm bar with step, loss,
-    tokens/s and ETA, and one line per evaluation and per message."""
+    tokens/s and ETA, and one line per evaluation and per message. With a time budget
+    the bar counts minutes instead of steps."""
 
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled = total, enabled
+    def __init__(self, total: int, enabled: bool, budget_minutes: float = 0.0):
+        self.total, self.enabled, self.budget = total, enabled, budget_minutes
         self.bar = None
+
+    def _position(self, state) -> float:
+        return round(state.seconds / 60, 1) if self.budget else state.step
 
     def __call__(self, event) -> None:
         from tqdm import tqdm
@@ -143,9 +150,9 @@ class _Progress:
         if event.kind == "start":
             if self.enabled:
                 self.bar = tqdm(
-                    total=self.total,
-                    initial=event.state.step,
-                    unit="step",
+                    total=self.budget or self.total,
+                    initial=self._position(event.state),
+                    unit="min" if self.budget else "step",
                     dynamic_ncols=True,
                     file=sys.stderr,
                 )
@@ -154,10 +161,14 @@ class _Progress:
                 f"({data['precision']}, {data['world_size']} process(es)), "
                 f"vocabulary {data['vocab_size']}"
             )
+            if data.get("data"):
+                counts = ", ".join(f"{k} {v}" for k, v in data["data"].items())
+                self._line(f"data: {counts}")
         elif event.kind == "log":
             if self.bar is not None:
-                self.bar.update(data["step"] - self.bar.n)
+                self.bar.update(self._position(event.state) - self.bar.n)
                 self.bar.set_postfix(
+                    step=data["step"],
                     loss=f"{data['loss']:.3f}",
                     lr=f"{data['lr']:.2e}",
                     tok_s=f"{data['tokens_per_s']:.0f}",
@@ -174,7 +185,7 @@ class _Progress:
         elif event.kind == "message":
             self._line(data["text"])
         elif event.kind == "end" and self.bar is not None:
-            self.bar.update(event.state.step - self.bar.n)
+            self.bar.update(self._position(event.state) - self.bar.n)
             self.bar.close()
 
     def _line(self, text: str) -> None:
@@ -191,7 +202,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = load_run_config(args.config, args.set)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     rank = int(os.environ.get("RANK", "0"))
-    progress = _Progress(config.train.steps, enabled=rank == 0 and not args.quiet)
+    progress = _Progress(
+        config.train.steps,
+        enabled=rank == 0 and not args.quiet,
+        budget_minutes=config.train.max_minutes,
+    )
     callbacks = [progress] if rank == 0 else []
     state = train(config, out, resume=args.resume, callbacks=callbacks)
     if rank == 0:
@@ -432,11 +447,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings reach the user as one line, without the source location."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    warnings.showwarning = _show_warning
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        # `translate RUN --beam 5 TEXT ...`: argparse leaves texts after options over
+        if extra and args.command == "translate" and not any(e.startswith("-") for e in extra):
+            args.text = [*args.text, *extra]
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help (0) or a usage error (2, message already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.version:

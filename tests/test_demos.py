@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from attnkit.api import train_phrase_translator, worked_example
+from attnkit.demos import train_phrase_translator, worked_example
 
 
 def test_worked_example_returns_the_matching_value():

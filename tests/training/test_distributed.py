@@ -86,3 +86,65 @@ def test_two_processes_equal_one_with_the_same_global_batch(corpus, tmp_path):
     lines = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()
     steps = [json.loads(x)["step"] for x in lines if json.loads(x)["kind"] == "train"]
     assert steps == [1, 2, 3, 4, 5, 6]
+
+
+TRANSLATION_RECIPE = """
+[model]
+kind = "seq2seq"
+d_model = 16
+num_heads = 2
+num_encoder_layers = 1
+num_decoder_layers = 1
+d_ff = 32
+dropout = 0.0
+
+[data]
+corpus = "reverse"
+tokenizer = "char"
+block_size = 16
+
+[train]
+steps = 4
+batch_tokens = 256
+lr = 1e-2
+eval_every = 0
+log_every = 1
+device = "cpu"
+"""
+
+
+def test_translation_with_two_processes_equals_one(tmp_path):
+    recipe = tmp_path / "mt.toml"
+    recipe.write_text(TRANSLATION_RECIPE, encoding="utf-8")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "attnkit",
+            "train",
+            str(recipe),
+            "--out",
+            str(tmp_path / "two"),
+            "--quiet",
+        ],
+        tmp_path,
+    )
+    run(
+        [
+            sys.executable,
+            "-m",
+            "attnkit",
+            "train",
+            str(recipe),
+            "--out",
+            str(tmp_path / "one"),
+            "--quiet",
+        ],
+        tmp_path,
+    )
+    two, one = load_checkpoint(tmp_path / "two"), load_checkpoint(tmp_path / "one")
+    for name, weight in one.model_state.items():
+        torch.testing.assert_close(two.model_state[name], weight, atol=1e-5, rtol=0)

@@ -290,6 +290,14 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     }
 
 
+def _check_layer_head(layer: int | None, head: int | None, num_layers: int, num_heads: int):
+    for name, value, limit in (("layer", layer, num_layers), ("head", head, num_heads)):
+        if value is not None and not 0 <= value < limit:
+            raise ValueError(
+                f"--{name} {value} does not exist: the model has {limit} ({name}s 0–{limit - 1})"
+            )
+
+
 def _token_label(text: str) -> str:
     return text.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥") or "∅"
 
@@ -327,11 +335,7 @@ def plot_run_attention(
         out_maps = run.model(torch.tensor([ids]), need_weights=True).attentions
     maps = out_maps.stacked("decoder")[:, 0]  # (L, H, T, T)
     num_layers, num_heads = maps.shape[:2]
-    for name, value, limit in (("layer", layer, num_layers), ("head", head, num_heads)):
-        if value is not None and not 0 <= value < limit:
-            raise ValueError(
-                f"--{name} {value} does not exist: the model has {limit} ({name}s 0–{limit - 1})"
-            )
+    _check_layer_head(layer, head, num_layers, num_heads)
     labels = [_token_label(run.tokenizer.decode([i])) for i in ids]
     title = f"self-attention of {Path(run_dir).name}"
     if layer is not None and head is not None:
@@ -370,11 +374,7 @@ def _plot_translation_attention(
         ).attentions
     cross = maps.stacked("cross")[:, 0]  # (L, H, T, S)
     num_layers, num_heads = cross.shape[:2]
-    for name, value, limit in (("layer", layer, num_layers), ("head", head, num_heads)):
-        if value is not None and not 0 <= value < limit:
-            raise ValueError(
-                f"--{name} {value} does not exist: the model has {limit} ({name}s 0–{limit - 1})"
-            )
+    _check_layer_head(layer, head, num_layers, num_heads)
     source = [_token_label(run.source_tokenizer.decode([i])) for i in src_ids[:-1]] + ["<eos>"]
     produced = [_token_label(run.tokenizer.decode([i])) for i in tgt_ids[1:]] + ["<eos>"]
     inputs = ["<bos>", *produced[:-1]]
@@ -391,25 +391,17 @@ def _plot_translation_attention(
         y_title="output token being produced (query)",
     )
     stem = out.with_suffix("")
-    plot_attention_heads(
-        cross,
-        x_labels=source,
-        y_labels=produced,
-        path=f"{stem}-cross{out.suffix}",
-        title="cross-attention",
+    grids = (
+        ("cross", cross, source, produced, "cross-attention"),
+        ("encoder", maps.stacked("encoder")[:, 0], source, source, "encoder self-attention"),
+        ("decoder", maps.stacked("decoder")[:, 0], inputs, inputs, "decoder self-attention"),
     )
-    plot_attention_heads(
-        maps.stacked("encoder")[:, 0],
-        x_labels=source,
-        y_labels=source,
-        path=f"{stem}-encoder{out.suffix}",
-        title="encoder self-attention",
-    )
-    plot_attention_heads(
-        maps.stacked("decoder")[:, 0],
-        x_labels=inputs,
-        y_labels=inputs,
-        path=f"{stem}-decoder{out.suffix}",
-        title="decoder self-attention",
-    )
+    for name, weights, keys, queries, title in grids:
+        plot_attention_heads(
+            weights,
+            x_labels=keys,
+            y_labels=queries,
+            path=f"{stem}-{name}{out.suffix}",
+            title=title,
+        )
     return path

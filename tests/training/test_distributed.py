@@ -45,9 +45,11 @@ def run(args, cwd):
     return result
 
 
-def test_two_processes_equal_one_with_the_same_global_batch(corpus, tmp_path):
-    recipe = tmp_path / "ddp.toml"
-    recipe.write_text(RECIPE.format(corpus=corpus), encoding="utf-8")
+def train_with_one_and_two_processes(recipe_text: str, tmp_path: Path):
+    """Train the recipe with torchrun on 2 processes and plainly on 1; return both runs'
+    final checkpoints."""
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(recipe_text, encoding="utf-8")
     torchrun = Path(sys.executable).with_name("torchrun")
     run(
         [
@@ -77,8 +79,11 @@ def test_two_processes_equal_one_with_the_same_global_batch(corpus, tmp_path):
         ],
         tmp_path,
     )
+    return load_checkpoint(tmp_path / "two"), load_checkpoint(tmp_path / "one")
 
-    two, one = load_checkpoint(tmp_path / "two"), load_checkpoint(tmp_path / "one")
+
+def test_two_processes_equal_one_with_the_same_global_batch(corpus, tmp_path):
+    two, one = train_with_one_and_two_processes(RECIPE.format(corpus=corpus), tmp_path)
     assert two.step == one.step == 6
     for name, weight in one.model_state.items():
         torch.testing.assert_close(two.model_state[name], weight, atol=1e-5, rtol=0)
@@ -114,37 +119,6 @@ device = "cpu"
 
 
 def test_translation_with_two_processes_equals_one(tmp_path):
-    recipe = tmp_path / "mt.toml"
-    recipe.write_text(TRANSLATION_RECIPE, encoding="utf-8")
-    torchrun = Path(sys.executable).with_name("torchrun")
-    run(
-        [
-            str(torchrun),
-            "--standalone",
-            "--nproc_per_node=2",
-            "-m",
-            "attnkit",
-            "train",
-            str(recipe),
-            "--out",
-            str(tmp_path / "two"),
-            "--quiet",
-        ],
-        tmp_path,
-    )
-    run(
-        [
-            sys.executable,
-            "-m",
-            "attnkit",
-            "train",
-            str(recipe),
-            "--out",
-            str(tmp_path / "one"),
-            "--quiet",
-        ],
-        tmp_path,
-    )
-    two, one = load_checkpoint(tmp_path / "two"), load_checkpoint(tmp_path / "one")
+    two, one = train_with_one_and_two_processes(TRANSLATION_RECIPE, tmp_path)
     for name, weight in one.model_state.items():
         torch.testing.assert_close(two.model_state[name], weight, atol=1e-5, rtol=0)

@@ -16,10 +16,11 @@ import math
 import pytest
 import torch
 
-from attnkit import Seq2SeqConfig, Transformer
 from attnkit.decoding import BeamResult, beam_search, greedy_translate, sample_translate
 from attnkit.nn import POSITIONAL_SCHEMES
 from attnkit.protocols import Seq2SeqStep
+
+from .conftest import SRC_VOCAB, tiny_transformer
 
 PAD, BOS, EOS, A, B, C = range(6)
 ORACLE_VOCAB = 6
@@ -316,29 +317,7 @@ def test_invalid_arguments_raise_one_line_errors(bad, message):
 
 # ------------------------------------------------------------------ a real tiny model
 
-SRC_VOCAB, TGT_VOCAB = 17, 9
 MAX_LEN = 10
-
-
-def tiny_transformer(positional):
-    """Random tiny model; init_std=0.2 gives peaked but varied outputs, a mix of EOS-ended
-    and cut-off hypotheses at this vocabulary size."""
-    torch.manual_seed(0)
-    config = Seq2SeqConfig(
-        src_vocab_size=SRC_VOCAB,
-        tgt_vocab_size=TGT_VOCAB,
-        d_model=32,
-        num_heads=4,
-        num_encoder_layers=2,
-        num_decoder_layers=2,
-        dropout=0.0,
-        init_std=0.2,
-        positional=positional,
-        pad_id=PAD,
-        max_len=32,
-        tie_embeddings=False,
-    )
-    return Transformer(config).eval()
 
 
 def sources():

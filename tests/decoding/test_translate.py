@@ -4,32 +4,13 @@ seeds reproduce, the source is encoded once, bad arguments fail early."""
 import pytest
 import torch
 
-from attnkit import Seq2SeqConfig, Transformer
 from attnkit.decoding import beam_search, greedy_translate, next_token, sample_translate
 from attnkit.nn import POSITIONAL_SCHEMES
 
+from .conftest import SRC_VOCAB, tiny_transformer
+
 PAD, BOS, EOS = 0, 1, 2
-SRC_VOCAB, TGT_VOCAB = 17, 9
 MAX_LEN = 10
-
-
-def tiny_transformer(positional="sinusoidal"):
-    torch.manual_seed(0)
-    config = Seq2SeqConfig(
-        src_vocab_size=SRC_VOCAB,
-        tgt_vocab_size=TGT_VOCAB,
-        d_model=32,
-        num_heads=4,
-        num_encoder_layers=2,
-        num_decoder_layers=2,
-        dropout=0.0,
-        init_std=0.2,
-        positional=positional,
-        pad_id=PAD,
-        max_len=32,
-        tie_embeddings=False,
-    )
-    return Transformer(config).eval()
 
 
 def source(batch=4, length=6, seed=1):

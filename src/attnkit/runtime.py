@@ -13,12 +13,14 @@ import os
 import platform
 import random
 import re
+from collections.abc import Iterator
 
 import torch
 
 __all__ = [
     "DistributedContext",
     "autocast",
+    "decoding_threads",
     "describe_environment",
     "init_distributed",
     "resolve_precision",
@@ -27,6 +29,29 @@ __all__ = [
 ]
 
 _DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+# Incremental decoding of at most this many rows runs on one intra-op thread on a CPU:
+# its per-step matrix products are so small that waking and joining a second thread
+# costs more than it saves (docs/benchmarks.md has the measurement). Changing the
+# thread count costs ~1 ms, so it is done once per decoding call, never per step.
+DECODE_SINGLE_THREAD_ROWS = 16
+
+
+@contextlib.contextmanager
+def decoding_threads(rows: int, device: torch.device) -> Iterator[None]:
+    """Use one intra-op thread for a CPU decoding loop over ``rows`` sequences when
+    they are few (:data:`DECODE_SINGLE_THREAD_ROWS`); restore the count afterwards."""
+    before = torch.get_num_threads()
+    if device.type != "cpu" or rows > DECODE_SINGLE_THREAD_ROWS or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 _CUDA_INDEXED = re.compile(r"cuda:(\d+)")
 
 

@@ -26,7 +26,21 @@ def test_kv_cache_append():
     assert len(cache) == 4
     assert torch.equal(keys, torch.cat([k1, k2], dim=2))
     assert torch.equal(values, torch.cat([v1, v2], dim=2))
-    assert keys is cache.keys and values is cache.values
+    assert torch.equal(keys, cache.keys) and torch.equal(values, cache.values)
+
+
+def test_kv_cache_appends_in_place_and_grows_by_doubling():
+    cache = KVCache()
+    k, v = torch.randn(B, 2, 1, 4), torch.randn(B, 2, 1, 4)
+    keys, _ = cache.append(k, v)
+    storage, capacity = keys.untyped_storage().data_ptr(), cache._keys.shape[-2]
+    for _ in range(capacity - 1):  # fill the buffer: no new allocation
+        keys, _ = cache.append(k, v)
+    assert keys.untyped_storage().data_ptr() == storage and len(cache) == capacity
+    keys, values = cache.append(2 * k, 2 * v)  # one more: the buffer doubles
+    assert cache._keys.shape[-2] == 2 * capacity and len(cache) == capacity + 1
+    assert torch.equal(keys[:, :, :capacity], k.expand(B, 2, capacity, 4))
+    assert torch.equal(values[:, :, -1:], 2 * v)
 
 
 def test_kv_cache_store_replaces():

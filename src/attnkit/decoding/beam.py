@@ -46,6 +46,7 @@ from attnkit.decoding.translate import (
     encode_source,
 )
 from attnkit.protocols import Seq2SeqStep
+from attnkit.runtime import decoding_threads
 
 __all__ = ["BeamResult", "beam_search"]
 
@@ -161,64 +162,65 @@ def beam_search(
     scores[:, 0] = 0.0  # one empty hypothesis per sentence; the -inf copies never survive
     history = torch.full((src.shape[0] * k, 1), bos_id, dtype=torch.long, device=device)
 
-    for step in range(1, max_len + 1):  # step = tokens per hypothesis after this step
-        n = sentences.numel()
-        logits = model.decode_step(history[:, -1:], encoded, cache)[:, -1]  # (N·K, V)
-        log_probs = logits.float().log_softmax(dim=-1)  # (N·K, V)
-        vocab = log_probs.shape[-1]
-        if pad_id != eos_id:
-            log_probs[:, pad_id] = -math.inf
-        if step <= min_len:
-            log_probs[:, eos_id] = -math.inf
-        candidates = scores.unsqueeze(-1) + log_probs.view(n, k, vocab)  # (N, K, V)
-        top_scores, top_index = candidates.view(n, k * vocab).topk(min(2 * k, k * vocab))
-        top_beams, top_tokens = top_index // vocab, top_index % vocab  # (N, 2K) best first
-        is_eos = top_tokens == eos_id
+    with decoding_threads(src.shape[0] * k, device):
+        for step in range(1, max_len + 1):  # step = tokens per hypothesis after this step
+            n = sentences.numel()
+            logits = model.decode_step(history[:, -1:], encoded, cache)[:, -1]  # (N·K, V)
+            log_probs = logits.float().log_softmax(dim=-1)  # (N·K, V)
+            vocab = log_probs.shape[-1]
+            if pad_id != eos_id:
+                log_probs[:, pad_id] = -math.inf
+            if step <= min_len:
+                log_probs[:, eos_id] = -math.inf
+            candidates = scores.unsqueeze(-1) + log_probs.view(n, k, vocab)  # (N, K, V)
+            top_scores, top_index = candidates.view(n, k * vocab).topk(min(2 * k, k * vocab))
+            top_beams, top_tokens = top_index // vocab, top_index % vocab  # (N, 2K) best first
+            is_eos = top_tokens == eos_id
 
-        # EOS among the K best candidates: finished (|Y| = step, EOS included).
-        ended = is_eos[:, :k] & top_scores[:, :k].isfinite()
-        if bool(ended.any()):
-            penalty = _length_penalty(step, alpha)
-            for i, rank in ended.nonzero().tolist():
-                row = i * k + int(top_beams[i, rank])
-                raw = float(top_scores[i, rank])
-                hypothesis = _Hypothesis(raw / penalty, raw, history[row, 1:].tolist())
-                _keep(finished[int(sentences[i])], hypothesis, n_best)
+            # EOS among the K best candidates: finished (|Y| = step, EOS included).
+            ended = is_eos[:, :k] & top_scores[:, :k].isfinite()
+            if bool(ended.any()):
+                penalty = _length_penalty(step, alpha)
+                for i, rank in ended.nonzero().tolist():
+                    row = i * k + int(top_beams[i, rank])
+                    raw = float(top_scores[i, rank])
+                    hypothesis = _Hypothesis(raw / penalty, raw, history[row, 1:].tolist())
+                    _keep(finished[int(sentences[i])], hypothesis, n_best)
 
-        # The K best candidates not ending in EOS stay active (-inf ones are dead rows).
-        not_eos = top_scores.masked_fill(is_eos, -math.inf)
-        scores, pick = not_eos.topk(k, dim=-1)  # (N, K)
-        rows = torch.arange(n, device=device).unsqueeze(1) * k + top_beams.gather(1, pick)
-        new_tokens = top_tokens.gather(1, pick)  # (N, K)
+            # The K best candidates not ending in EOS stay active (-inf ones are dead rows).
+            not_eos = top_scores.masked_fill(is_eos, -math.inf)
+            scores, pick = not_eos.topk(k, dim=-1)  # (N, K)
+            rows = torch.arange(n, device=device).unsqueeze(1) * k + top_beams.gather(1, pick)
+            new_tokens = top_tokens.gather(1, pick)  # (N, K)
 
-        if step == max_len:  # cut off: the active hypotheses count as finished as they are
-            history = torch.cat([history[rows.view(-1)], new_tokens.view(-1, 1)], dim=1)
-            penalty = _length_penalty(step, alpha)
-            for i, beam in scores.isfinite().nonzero().tolist():
-                raw = float(scores[i, beam])
-                hypothesis = _Hypothesis(raw / penalty, raw, history[i * k + beam, 1:].tolist())
-                _keep(finished[int(sentences[i])], hypothesis, n_best)
-            break
+            if step == max_len:  # cut off: the active hypotheses count as finished as they are
+                history = torch.cat([history[rows.view(-1)], new_tokens.view(-1, 1)], dim=1)
+                penalty = _length_penalty(step, alpha)
+                for i, beam in scores.isfinite().nonzero().tolist():
+                    raw = float(scores[i, beam])
+                    hypothesis = _Hypothesis(raw / penalty, raw, history[i * k + beam, 1:].tolist())
+                    _keep(finished[int(sentences[i])], hypothesis, n_best)
+                break
 
-        # Done: n_best finished and no active hypothesis can beat the worst of them.
-        bound = (scores.max(dim=-1).values / best_reachable_divisor).tolist()  # (N,)
-        keep = []
-        for i, sentence in enumerate(sentences.tolist()):
-            done = bound[i] == -math.inf or (
-                len(finished[sentence]) == n_best and bound[i] <= finished[sentence][-1].score
-            )
-            keep.append(not done)
-        if not any(keep):
-            break
-        alive = torch.tensor(keep, device=device).nonzero().squeeze(1)  # (N',)
-        index = rows[alive].view(-1)  # (N'·K,) rows of the current batch
-        cache.reorder(index)
-        history = torch.cat([history[index], new_tokens[alive].view(-1, 1)], dim=1)
-        scores = scores[alive]
-        if alive.numel() < n:  # beams of one sentence share its encoder rows
-            kept_rows = (alive.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)
-            encoded = encoded.reorder(kept_rows)
-            sentences = sentences[alive]
+            # Done: n_best finished and no active hypothesis can beat the worst of them.
+            bound = (scores.max(dim=-1).values / best_reachable_divisor).tolist()  # (N,)
+            keep = []
+            for i, sentence in enumerate(sentences.tolist()):
+                done = bound[i] == -math.inf or (
+                    len(finished[sentence]) == n_best and bound[i] <= finished[sentence][-1].score
+                )
+                keep.append(not done)
+            if not any(keep):
+                break
+            alive = torch.tensor(keep, device=device).nonzero().squeeze(1)  # (N',)
+            index = rows[alive].view(-1)  # (N'·K,) rows of the current batch
+            cache.reorder(index)
+            history = torch.cat([history[index], new_tokens[alive].view(-1, 1)], dim=1)
+            scores = scores[alive]
+            if alive.numel() < n:  # beams of one sentence share its encoder rows
+                kept_rows = (alive.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)
+                encoded = encoded.reorder(kept_rows)
+                sentences = sentences[alive]
 
     return _collect(finished, n_best, device)
 

@@ -25,6 +25,7 @@ from attnkit.decoding.logits import (
     top_p_filter,
 )
 from attnkit.protocols import LanguageModelStep
+from attnkit.runtime import decoding_threads
 
 __all__ = ["generate", "next_token", "stream"]
 
@@ -157,7 +158,9 @@ def generate(
         generator=generator,
         max_len=max_len,
     )
-    return torch.cat([prompt, *(token.unsqueeze(1) for token in new)], dim=1)  # (B, T + n)
+    with decoding_threads(prompt.shape[0], prompt.device):
+        tokens = [token.unsqueeze(1) for token in new]
+    return torch.cat([prompt, *tokens], dim=1)  # (B, T + n)
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ from torch import Tensor
 from attnkit.decoding.logits import check_sampling_args
 from attnkit.decoding.sampling import next_token
 from attnkit.protocols import Seq2SeqStep
+from attnkit.runtime import decoding_threads
 
 __all__ = ["sample_translate"]
 
@@ -81,18 +82,20 @@ def sample_translate(
     token = torch.full((batch,), bos_id, dtype=torch.long, device=src.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
     output = []
-    for _ in range(max_len):
-        logits = model.decode_step(token.unsqueeze(1), encoded, cache)[:, -1]  # (B, V)
-        if pad_id is not None and pad_id != eos_id:
-            logits = logits.index_fill(-1, torch.tensor([pad_id], device=src.device), -math.inf)
-        token = next_token(
-            logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
-        )  # (B,)
-        token = token.masked_fill(finished, fill)
-        output.append(token)
-        finished |= token == eos_id
-        if bool(finished.all()):
-            break
+    with decoding_threads(batch, src.device):
+        for _ in range(max_len):
+            logits = model.decode_step(token.unsqueeze(1), encoded, cache)[:, -1]  # (B, V)
+            if pad_id is not None and pad_id != eos_id:
+                banned = torch.tensor([pad_id], device=src.device)
+                logits = logits.index_fill(-1, banned, -math.inf)
+            token = next_token(
+                logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+            )  # (B,)
+            token = token.masked_fill(finished, fill)
+            output.append(token)
+            finished |= token == eos_id
+            if bool(finished.all()):
+                break
     return torch.stack(output, dim=1)  # (B, T)
 
 

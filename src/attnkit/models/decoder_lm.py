@@ -8,6 +8,8 @@ every position of a sequence is a training example for "what comes next".
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor, nn
 
 from attnkit.config import DecoderLMConfig, embedding_options, stack_options
@@ -20,7 +22,7 @@ from attnkit.nn import (
     check_tokens,
     init_transformer_weights,
 )
-from attnkit.nn.losses import mean_token_cross_entropy
+from attnkit.nn.losses import linear_cross_entropy, mean_token_cross_entropy
 
 __all__ = ["DecoderLM"]
 
@@ -38,6 +40,9 @@ class DecoderLM(nn.Module):
         >>> model(torch.randint(65, (2, 10))).logits.shape
         torch.Size([2, 10, 65])
     """
+
+    # Training computes the loss fused with the output projection (return_logits=False).
+    fused_loss: ClassVar[bool] = True
 
     def __init__(self, config: DecoderLMConfig):
         super().__init__()
@@ -64,7 +69,21 @@ class DecoderLM(nn.Module):
         padding_mask: Tensor | None = None,
         cache: StackCache | None = None,
         need_weights: bool = False,
+        label_smoothing: float = 0.0,
+        return_logits: bool = True,
     ) -> ModelOutput:
+        """Next-token logits for every position (and the mean loss when ``targets``
+        are given).
+
+        ``return_logits=False`` with ``targets`` computes the loss fused with the
+        vocabulary projection (:func:`~attnkit.nn.losses.linear_cross_entropy`) and
+        returns ``logits=None``: the training fast path, which never holds the
+        ``(B, T, V)`` logits.
+
+        Shape:
+            tokens ``(B, T)`` long; targets ``(B, T)`` long (``-100`` = ignore) →
+            ``ModelOutput.logits`` ``(B, T, V)``.
+        """
         check_tokens(tokens, self.config.vocab_size)
         # Padding is read off pad_id only for a fresh input: a generated token that
         # happens to equal pad_id is a real token.
@@ -81,10 +100,16 @@ class DecoderLM(nn.Module):
             cache=cache,
             need_weights=need_weights,
         )
-        logits = self.lm_head(out.hidden)  # (B, T, V)
-        loss = None
-        if targets is not None:
-            loss = mean_token_cross_entropy(logits, targets)
+        logits, loss = None, None
+        if targets is not None and not return_logits:
+            loss_sum, count = linear_cross_entropy(
+                out.hidden, self.lm_head, targets, label_smoothing=label_smoothing
+            )
+            loss = loss_sum / count.clamp_min(1)
+        else:
+            logits = self.lm_head(out.hidden)  # (B, T, V)
+            if targets is not None:
+                loss = mean_token_cross_entropy(logits, targets, label_smoothing=label_smoothing)
         return ModelOutput(
             logits, loss, out.hidden, AttentionMaps(decoder=out.self_attentions), cache
         )

@@ -11,6 +11,8 @@ once; the decoder writes one target word at a time, each attending over its own 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor, nn
 
 from attnkit.config import Seq2SeqConfig, embedding_options, stack_options
@@ -24,7 +26,7 @@ from attnkit.nn import (
     check_tokens,
     init_transformer_weights,
 )
-from attnkit.nn.losses import mean_token_cross_entropy
+from attnkit.nn.losses import linear_cross_entropy, mean_token_cross_entropy
 
 __all__ = ["Transformer"]
 
@@ -47,6 +49,9 @@ class Transformer(nn.Module):
         >>> model(src, tgt).logits.shape
         torch.Size([2, 5, 60])
     """
+
+    # Training computes the loss fused with the output projection (return_logits=False).
+    fused_loss: ClassVar[bool] = True
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
@@ -103,8 +108,10 @@ class Transformer(nn.Module):
         tgt_padding_mask: Tensor | None = None,
         cache: StackCache | None = None,
         need_weights: bool = False,
+        return_logits: bool = True,
     ) -> ModelOutput:
-        """Run the decoder over ``tgt`` given the encoded source.
+        """Run the decoder over ``tgt`` given the encoded source (``return_logits=False``
+        leaves ``logits`` as ``None`` and returns only the decoder states).
 
         Shape:
             tgt ``(B, T)`` → ``ModelOutput.logits`` ``(B, T, V)``.
@@ -126,7 +133,8 @@ class Transformer(nn.Module):
         maps = AttentionMaps(
             encoder=encoded.attentions, decoder=out.self_attentions, cross=out.cross_attentions
         )
-        return ModelOutput(self.output_proj(out.hidden), None, out.hidden, maps, cache)
+        logits = self.output_proj(out.hidden) if return_logits else None
+        return ModelOutput(logits, None, out.hidden, maps, cache)
 
     def forward(
         self,
@@ -137,14 +145,31 @@ class Transformer(nn.Module):
         src_padding_mask: Tensor | None = None,
         tgt_padding_mask: Tensor | None = None,
         need_weights: bool = False,
+        label_smoothing: float = 0.0,
+        return_logits: bool = True,
     ) -> ModelOutput:
-        """Teacher-forced forward pass: encode ``src``, decode ``tgt`` in parallel."""
+        """Teacher-forced forward pass: encode ``src``, decode ``tgt`` in parallel.
+
+        ``return_logits=False`` with ``labels`` computes the loss fused with the output
+        projection (:func:`~attnkit.nn.losses.linear_cross_entropy`) and returns
+        ``logits=None``: the training fast path.
+        """
         encoded = self.encode(src, src_padding_mask=src_padding_mask, need_weights=need_weights)
+        fused = labels is not None and not return_logits
         out = self.decode(
-            tgt, encoded, tgt_padding_mask=tgt_padding_mask, need_weights=need_weights
+            tgt,
+            encoded,
+            tgt_padding_mask=tgt_padding_mask,
+            need_weights=need_weights,
+            return_logits=not fused,
         )
-        if labels is not None:
-            out.loss = mean_token_cross_entropy(out.logits, labels)
+        if fused:
+            loss_sum, count = linear_cross_entropy(
+                out.hidden, self.output_proj, labels, label_smoothing=label_smoothing
+            )
+            out.loss = loss_sum / count.clamp_min(1)
+        elif labels is not None:
+            out.loss = mean_token_cross_entropy(out.logits, labels, label_smoothing=label_smoothing)
         return out
 
     def new_cache(self) -> StackCache:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnkit.nn.cache import KVCache
+from attnkit.nn.dropout import dropout as apply_dropout
 from attnkit.nn.masks import (
     check_key_padding_mask,
     check_mask,
@@ -128,7 +129,7 @@ def attend(
         weights = torch.softmax(scores.float() if low_precision else scores, dim=-1).to(q.dtype)
         if empty_rows is not None:
             weights = weights.masked_fill(empty_rows, 0.0)
-        dropped = F.dropout(weights, p=dropout) if dropout > 0 else weights
+        dropped = apply_dropout(weights, dropout)
         out = dropped @ v  # (B,H,Tq,Tk) @ (B,H,Tk,Dv) -> (B,H,Tq,Dv)
     if empty_rows is not None:
         out = out.masked_fill(empty_rows, 0.0)

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from attnkit.nn.attention import MultiHeadAttention
 from attnkit.nn.cache import KVCache
+from attnkit.nn.dropout import Dropout
 from attnkit.nn.feedforward import FeedForward
 from attnkit.nn.norms import make_norm
 
@@ -93,7 +94,7 @@ class TransformerLayer(nn.Module):
         self.cross_attn_norm = make_norm(norm, d_model, eps=norm_eps) if cross_attention else None
         self.ffn = FeedForward(d_model, d_ff, activation=activation, dropout=dropout, bias=bias)
         self.ffn_norm = make_norm(norm, d_model, eps=norm_eps)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def _sublayer(self, x: Tensor, norm: nn.Module, fn: Callable[[Tensor], Tensor]) -> Tensor:
         if self.norm_first:

@@ -161,6 +161,13 @@ class TransformerStack(nn.Module):
                 length, padding_mask=padding_mask, cache=cache, device=x.device
             )
 
+        # Decoding passes "this token is real" at every step; while nothing in the cache
+        # is padding either, an all-True mask restricts nothing: drop it rather than grow
+        # and apply a mask at every step.
+        fresh_padding = cache is not None and cache.padding_mask is None
+        if fresh_padding and padding_mask is not None and bool(padding_mask.all()):
+            padding_mask = None
+
         # Keys seen by self-attention: the cached ones, then this chunk.
         key_positions, key_padding = positions, padding_mask
         if cache is not None:
@@ -181,10 +188,13 @@ class TransformerStack(nn.Module):
             cache.padding_mask = key_padding
 
         # One boolean self-attention mask; the fused causal kernel when nothing else applies.
+        # A single new query after a cache sees every key: no mask at all.
         num_keys = past + length
-        is_causal = self.causal and attn_mask is None and key_padding is None and past == 0
+        unmasked = attn_mask is None and key_padding is None
+        is_causal = self.causal and unmasked and past == 0
+        single_step = self.causal and unmasked and past > 0 and length == 1
         self_mask = None
-        if not is_causal:
+        if not is_causal and not single_step:
             causal = make_causal_mask(length, num_keys, device=x.device) if self.causal else None
             if attn_mask is not None and attn_mask.dim() == 3:
                 attn_mask = attn_mask.unsqueeze(1)  # (B, T, Tk) -> (B, 1, T, Tk)

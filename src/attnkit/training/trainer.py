@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -30,7 +31,12 @@ from torch import nn
 
 from attnkit.config import RunConfig, run_config_to_dict
 from attnkit.models.registry import build_model
-from attnkit.runtime import autocast, init_distributed, resolve_precision
+from attnkit.runtime import (
+    DistributedContext,
+    autocast,
+    init_distributed,
+    resolve_precision,
+)
 from attnkit.training.checkpoint import (
     CheckpointError,
     capture_rng_state,
@@ -44,7 +50,7 @@ from attnkit.training.optim import build_optimizer, learning_rate
 from attnkit.training.rundir import RunDir
 from attnkit.training.tasks import Task, build_task
 
-__all__ = ["Event", "TrainState", "Trainer", "TrainingError"]
+__all__ = ["Event", "TrainState", "Trainer", "TrainingError", "update_step"]
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +145,8 @@ class Trainer:
         for section in ("model", "data", "train"):
             for key in sorted(set(saved[section]) | set(current[section])):
                 before, after = saved[section].get(key), current[section].get(key)
-                if section == "model" and key.endswith("vocab_size") and after is None:
+                filled = key.endswith("vocab_size") or key in self.config.model.vocab_keys
+                if section == "model" and filled and after is None:
                     continue  # filled from the tokenizer
                 if before != after:
                     changed.append((section, key, before, after))
@@ -201,6 +208,8 @@ class Trainer:
             wrapped = nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None
             )
+        if train.compile:
+            wrapped = compile_model(wrapped)
         writer = _tensorboard_writer(self.paths.root) if dist.is_main else None
         num_params = sum(p.numel() for p in model.parameters())
         self._emit(
@@ -231,8 +240,16 @@ class Trainer:
                     world_size=dist.world_size,
                 )
                 state.batch_index += 1
-                loss_value, step_tokens, grad_norm = self._update(
-                    wrapped, task, micro, optimizer, scaler, device, precision, dist
+                loss_value, step_tokens, grad_norm = update_step(
+                    wrapped,
+                    functools.partial(task.loss, label_smoothing=train.label_smoothing),
+                    micro,
+                    optimizer,
+                    scaler=scaler,
+                    device=device,
+                    precision=precision,
+                    dist=dist,
+                    grad_clip=train.grad_clip,
                 )
                 finite = math.isfinite(loss_value) and math.isfinite(grad_norm)
                 scaler_overflow = scaler.is_enabled() and math.isfinite(loss_value)
@@ -285,50 +302,6 @@ class Trainer:
             state.stop_reason = "finished"
         self._emit("end", stop_reason=state.stop_reason)
         return state
-
-    def _update(
-        self,
-        model: nn.Module,
-        task: Task,
-        micro_batches: list[dict[str, torch.Tensor]],
-        optimizer: torch.optim.Optimizer,
-        scaler: torch.amp.GradScaler,
-        device: torch.device,
-        precision: str,
-        dist: Any,
-    ) -> tuple[float, int, float]:
-        """One optimizer update; returns (mean token loss, tokens, gradient norm)."""
-        train = self.config.train
-        micro_batches = [{k: v.to(device) for k, v in b.items()} for b in micro_batches]
-        # Token count of the whole update, over micro-batches and processes.
-        tokens = sum(int((b["labels"] != -100).sum()) for b in micro_batches)
-        total = torch.tensor(float(tokens), device=device)
-        if dist.enabled:
-            torch.distributed.all_reduce(total)
-        # DDP averages gradients over processes; scale so the result is a per-token mean.
-        scale = dist.world_size / max(total.item(), 1.0)
-        loss_sum = 0.0
-        optimizer.zero_grad(set_to_none=True)
-        for i, batch in enumerate(micro_batches):
-            last = i == len(micro_batches) - 1
-            sync = model.no_sync() if dist.enabled and not last else contextlib.nullcontext()
-            with sync:
-                with autocast(device, precision):
-                    summed, _ = task.loss(model, batch, label_smoothing=train.label_smoothing)
-                scaler.scale(summed * scale).backward()
-            loss_sum += summed.item()
-        loss_tensor = torch.tensor(loss_sum, device=device)
-        if dist.enabled:
-            torch.distributed.all_reduce(loss_tensor)
-        scaler.unscale_(optimizer)
-        max_norm = train.grad_clip if train.grad_clip > 0 else float("inf")
-        grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))
-        mean_loss = loss_tensor.item() / max(total.item(), 1.0)
-        if math.isfinite(mean_loss) and (math.isfinite(grad_norm) or scaler.is_enabled()):
-            # With fp16 the scaler skips an overflowing step itself and lowers its scale.
-            scaler.step(optimizer)
-            scaler.update()
-        return mean_loss, int(total.item()), grad_norm
 
     def _skip(self, optimizer: torch.optim.Optimizer, loss: float, grad_norm: float) -> None:
         """A non-finite loss or gradient: drop the update, count it, maybe stop."""
@@ -416,6 +389,96 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def update_step(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, Any]],
+    micro_batches: list[dict[str, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    *,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    precision: str,
+    dist: DistributedContext,
+    grad_clip: float,
+) -> tuple[float, int, float]:
+    """One optimizer update over ``micro_batches``; returns (mean token loss, tokens,
+    gradient norm before clipping).
+
+    ``loss_fn(model, batch)`` gives the *summed* loss of a micro-batch; the sum over all
+    micro-batches and processes is divided by their total token count, so accumulation
+    and data parallelism reproduce one big batch. The benchmarks time this very function.
+    A non-finite loss or gradient skips the optimizer step (the caller counts it).
+    """
+    micro_batches = [{k: v.to(device) for k, v in b.items()} for b in micro_batches]
+    if device.type == "cpu":
+        micro_batches = [part for b in micro_batches for part in _cache_sized(b)]
+    # Token count of the whole update, over micro-batches and processes.
+    tokens = sum(int((b["labels"] != -100).sum()) for b in micro_batches)
+    total = torch.tensor(float(tokens), device=device)
+    if dist.enabled:
+        torch.distributed.all_reduce(total)
+    # DDP averages gradients over processes; scale so the result is a per-token mean.
+    scale = dist.world_size / max(total.item(), 1.0)
+    loss_sum = 0.0
+    optimizer.zero_grad(set_to_none=True)
+    for i, batch in enumerate(micro_batches):
+        last = i == len(micro_batches) - 1
+        sync = model.no_sync() if dist.enabled and not last else contextlib.nullcontext()
+        with sync:
+            with autocast(device, precision):
+                summed, _ = loss_fn(model, batch)
+            scaler.scale(summed * scale).backward()
+        loss_sum += summed.item()
+    loss_tensor = torch.tensor(loss_sum, device=device)
+    if dist.enabled:
+        torch.distributed.all_reduce(loss_tensor)
+    scaler.unscale_(optimizer)
+    max_norm = grad_clip if grad_clip > 0 else float("inf")
+    grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+    mean_loss = loss_tensor.item() / max(total.item(), 1.0)
+    if math.isfinite(mean_loss) and (math.isfinite(grad_norm) or scaler.is_enabled()):
+        # With fp16 the scaler skips an overflowing step itself and lowers its scale.
+        scaler.step(optimizer)
+        scaler.update()
+    return mean_loss, int(total.item()), grad_norm
+
+
+def compile_model(model: nn.Module) -> nn.Module:
+    """``torch.compile(model)``, or ``model`` itself with a warning when this PyTorch
+    or platform cannot compile it (the first forward pass is where compiling happens,
+    so errors that surface there are the backend's; they fall back the same way via
+    ``torch._dynamo.config.suppress_errors``)."""
+    try:
+        import torch._dynamo
+
+        torch._dynamo.config.suppress_errors = True  # fall back to eager, never fail
+        return torch.compile(model)
+    except Exception as error:  # any backend problem: train uncompiled
+        log.warning("torch.compile unavailable (%s); training without it", error)
+        return model
+
+
+# On a CPU, a training pass over more tokens than this spills its activations out of
+# the last-level cache and every elementwise operation then runs at DRAM speed (a large
+# batch trains at about half the tokens/s of a small one). Bigger micro-batches are run
+# in slices of rows instead: the loss is a sum over tokens divided by their total
+# count, so the update is the same; only dropout draws its masks in a different order.
+CPU_PASS_TOKENS = 1024
+
+
+def _cache_sized(batch: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    """Split a micro-batch by rows into passes of at most ``CPU_PASS_TOKENS`` tokens."""
+    labels = batch["labels"]  # (B, T) for sequences, (B,) for one label per example
+    rows, length = labels.shape[0], labels[0].numel() if labels.dim() > 1 else 1
+    per_pass = max(1, CPU_PASS_TOKENS // max(length, 1))
+    if rows <= per_pass:
+        return [batch]
+    return [
+        {key: value[start : start + per_pass] for key, value in batch.items()}
+        for start in range(0, rows, per_pass)
+    ]
 
 
 def _json_float(value: float) -> float | str:

@@ -12,50 +12,110 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["KVCache", "StackCache"]
+__all__ = ["KVCache", "RecurrentCache", "StackCache"]
 
 
 class KVCache:
     """Keys and values of one attention module, kept between decoding steps.
 
+    Self-attention keys are appended in place into preallocated buffers whose capacity
+    doubles when full, so a step copies only its own new keys — not the whole history,
+    as ``torch.cat`` would (quadratic in the generated length). ``keys`` and ``values``
+    are views of the filled part.
+
     Shape:
         ``keys``, ``values``: ``(B, Hkv, T, Dh)`` after the first call, else ``None``.
     """
 
+    _MIN_CAPACITY = 64
+
     def __init__(self) -> None:
-        self.keys: Tensor | None = None
-        self.values: Tensor | None = None
+        self._keys: Tensor | None = None  # (B, Hkv, capacity, Dh)
+        self._values: Tensor | None = None
+        self._length = 0
+        self._spare: tuple[Tensor, Tensor] | None = None  # reorder target, same shape
+        self._owned = False  # buffers allocated here (stored tensors are never written)
+
+    @property
+    def keys(self) -> Tensor | None:
+        return self._filled_part(self._keys)
+
+    @property
+    def values(self) -> Tensor | None:
+        return self._filled_part(self._values)
+
+    def _filled_part(self, buffer: Tensor | None) -> Tensor | None:
+        if buffer is None or buffer.shape[-2] == self._length:
+            return buffer  # stored whole (cross-attention) or exactly full
+        return buffer[:, :, : self._length]
 
     def __len__(self) -> int:
-        return 0 if self.keys is None else self.keys.shape[-2]
+        return self._length
 
     @property
     def filled(self) -> bool:
         """Whether keys and values are stored (cross-attention computes them once)."""
-        return self.keys is not None
+        return self._keys is not None
+
+    def _reserve(self, like_keys: Tensor, like_values: Tensor, needed: int) -> None:
+        """Make room for ``needed`` positions (copying what is there into new buffers)."""
+        if self._keys is not None and needed <= self._keys.shape[-2]:
+            return
+        capacity = max(
+            self._MIN_CAPACITY, needed, 2 * (0 if self._keys is None else self._keys.shape[-2])
+        )
+        keys = like_keys.new_empty(*like_keys.shape[:2], capacity, like_keys.shape[-1])
+        values = like_values.new_empty(*like_values.shape[:2], capacity, like_values.shape[-1])
+        if self._keys is not None and self._values is not None and self._length:
+            keys[:, :, : self._length] = self._keys[:, :, : self._length]
+            values[:, :, : self._length] = self._values[:, :, : self._length]
+        self._keys, self._values, self._owned = keys, values, True
 
     def append(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
-        """Add the newest positions' keys/values; return all keys/values so far."""
-        if self.keys is None or self.values is None:
-            self.keys, self.values = keys, values
-        else:
-            self.keys = torch.cat([self.keys, keys], dim=-2)  # (B, Hkv, T_old + T_new, Dh)
-            self.values = torch.cat([self.values, values], dim=-2)
-        return self.keys, self.values
+        """Add the newest positions' keys/values; return all keys/values so far.
+
+        Shape:
+            keys ``(B, Hkv, T_new, Dh)`` → ``(B, Hkv, T_old + T_new, Dh)``.
+        """
+        start, end = self._length, self._length + keys.shape[-2]
+        self._reserve(keys, values, end)
+        self._keys[:, :, start:end] = keys  # type: ignore[index]
+        self._values[:, :, start:end] = values  # type: ignore[index]
+        self._length = end
+        return self.keys, self.values  # type: ignore[return-value]
 
     def store(self, keys: Tensor, values: Tensor) -> None:
         """Keep keys/values computed once (cross-attention over a fixed source)."""
-        self.keys, self.values = keys, values
+        self._keys, self._values, self._length = keys, values, keys.shape[-2]
+        self._owned, self._spare = False, None
 
     def reorder(self, index: Tensor) -> None:
         """Select batch rows, e.g. the surviving hypotheses of a beam search.
 
+        Beam search reorders every step with the batch size unchanged: rows are then
+        gathered into a second buffer kept for the purpose and the two are swapped, so
+        no step allocates (fresh memory costs page faults) and the copy runs as one
+        contiguous row gather.
+
         Shape:
             index ``(B_new,)`` long, rows of the current batch.
         """
-        if self.keys is not None and self.values is not None:
-            self.keys = self.keys.index_select(0, index)
-            self.values = self.values.index_select(0, index)
+        if self._keys is None or self._values is None:
+            return
+        same_rows = index.numel() == self._keys.shape[0]
+        if not (same_rows and self._owned and self._keys.is_contiguous()):
+            self._keys = self.keys.index_select(0, index)  # type: ignore[union-attr]
+            self._values = self.values.index_select(0, index)  # type: ignore[union-attr]
+            self._owned, self._spare = True, None
+            return
+        if self._spare is None or self._spare[0].shape != self._keys.shape:
+            self._spare = (torch.empty_like(self._keys), torch.empty_like(self._values))
+        spare_keys, spare_values = self._spare
+        rows = index.numel()
+        torch.index_select(self._keys.view(rows, -1), 0, index, out=spare_keys.view(rows, -1))
+        torch.index_select(self._values.view(rows, -1), 0, index, out=spare_values.view(rows, -1))
+        self._spare = (self._keys, self._values)
+        self._keys, self._values = spare_keys, spare_values
 
 
 class StackCache:
@@ -90,3 +150,34 @@ class StackCache:
             self.positions = self.positions.index_select(0, index)
         if self.padding_mask is not None:
             self.padding_mask = self.padding_mask.index_select(0, index)
+
+
+class RecurrentCache:
+    """What a recurrent decoder keeps between steps: its state, nothing that grows.
+
+    A recurrence summarises the whole past in a fixed-size state, so unlike a
+    :class:`KVCache` nothing is appended; each step replaces the state.
+
+    Attributes:
+        state: the decoder's state, one tensor per part (``(h,)``, or ``(h, c)`` for an
+            LSTM), each ``(L, B, H)`` as ``torch.nn.RNN`` keeps it; ``None`` before the
+            first step (the model then starts from the encoder).
+        feed: the previous step's output fed back as input (Luong's input feeding),
+            ``(B, H)``, or ``None``.
+        length: positions processed so far.
+    """
+
+    def __init__(self) -> None:
+        self.state: tuple[Tensor, ...] | None = None
+        self.feed: Tensor | None = None
+        self.length = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def reorder(self, index: Tensor) -> None:
+        """Select batch rows (beam search). Shape: index ``(B_new,)`` long."""
+        if self.state is not None:
+            self.state = tuple(part.index_select(1, index) for part in self.state)
+        if self.feed is not None:
+            self.feed = self.feed.index_select(0, index)

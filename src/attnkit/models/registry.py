@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from attnkit.config import TransformerConfig
+from attnkit.config import ModelConfig
 from attnkit.models.decoder_lm import DecoderLM
 from attnkit.models.encoder import EncoderMLM
+from attnkit.models.rnn_seq2seq import RNNSeq2Seq
 from attnkit.models.seq2seq import Transformer
+from attnkit.models.vision import ImageCaptioner, VisionTransformer
 
 __all__ = ["MODELS", "build_model"]
 
@@ -15,9 +17,12 @@ MODELS: dict[str, type[nn.Module]] = {
     "decoder_lm": DecoderLM,
     "encoder": EncoderMLM,
     "seq2seq": Transformer,
+    "rnn_seq2seq": RNNSeq2Seq,
+    "vit": VisionTransformer,
+    "captioner": ImageCaptioner,
 }
 
 
-def build_model(config: TransformerConfig) -> nn.Module:
+def build_model(config: ModelConfig) -> nn.Module:
     """Build the model family named by ``config.kind`` with fresh weights."""
     return MODELS[config.kind](config)

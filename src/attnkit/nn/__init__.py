@@ -4,8 +4,14 @@ Blocks take plain keyword arguments (like ``torch.nn``) and never see a config o
 """
 
 from attnkit.nn.attention import Attention, AttentionOutput, MultiHeadAttention, attend
-from attnkit.nn.cache import KVCache, StackCache
-from attnkit.nn.embeddings import COMBINE_MODES, InputEmbedding, check_tokens
+from attnkit.nn.cache import KVCache, RecurrentCache, StackCache
+from attnkit.nn.embeddings import (
+    COMBINE_MODES,
+    PATCH_STEMS,
+    InputEmbedding,
+    PatchEmbedding,
+    check_tokens,
+)
 from attnkit.nn.feedforward import ACTIVATIONS, FeedForward
 from attnkit.nn.init import init_transformer_weights
 from attnkit.nn.layers import LayerOutput, TransformerLayer
@@ -49,6 +55,7 @@ __all__ = [
     "ATTENTION_SCHEMES",
     "COMBINE_MODES",
     "NORMS",
+    "PATCH_STEMS",
     "POSITIONAL_SCHEMES",
     "SCORE_FUNCTIONS",
     "ALiBiBias",
@@ -65,7 +72,9 @@ __all__ = [
     "LayerOutput",
     "LearnedPositionEmbedding",
     "ModelOutput",
+    "PatchEmbedding",
     "MultiHeadAttention",
+    "RecurrentCache",
     "RelativePositionBias",
     "RotaryEmbedding",
     "ScaledDotScore",

@@ -15,13 +15,14 @@ import math
 import torch
 from torch import Tensor, nn
 
+from attnkit.nn.dropout import Dropout
 from attnkit.nn.positional import (
     ABSOLUTE_SCHEMES,
     LearnedPositionEmbedding,
     SinusoidalEncoding,
 )
 
-__all__ = ["COMBINE_MODES", "InputEmbedding", "check_tokens"]
+__all__ = ["COMBINE_MODES", "PATCH_STEMS", "InputEmbedding", "PatchEmbedding", "check_tokens"]
 
 COMBINE_MODES = ("add", "concat")
 
@@ -116,7 +117,7 @@ class InputEmbedding(nn.Module):
             self.position = LearnedPositionEmbedding(max_len, self.pos_dim)
         elif positional == "sinusoidal":
             self.position = SinusoidalEncoding(self.pos_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, tokens: Tensor, positions: Tensor) -> Tensor:
         # Positions first: a too-long input fails (naming max_len) before any lookup.
@@ -132,3 +133,142 @@ class InputEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"combine={self.combine!r}, scale={self.scale:.3g}"
+
+
+PATCH_STEMS = ("patch", "conv")
+
+
+def _conv_stem(in_channels: int, d_model: int, patch_size: int) -> nn.Sequential:
+    """A small CNN with total stride ``patch_size`` (a power of two): 3×3 convolutions,
+    each halving the resolution, then a 1×1 projection to ``d_model``. Its output cell
+    is a "region" in the sense of show, attend and tell (Xu et al. 2015); early
+    convolutions also make vision Transformers train faster on little data."""
+    if patch_size & (patch_size - 1):
+        raise ValueError(f"stem='conv' needs a power-of-two patch_size, got {patch_size}")
+    layers: list[nn.Module] = []
+    width, channels = 32, in_channels
+    layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU()]
+    channels = width
+    for _ in range(patch_size.bit_length() - 1):  # log2(patch_size) halvings
+        width = min(2 * width, max(d_model, 32))
+        layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1), nn.ReLU()]
+        channels = width
+    layers.append(nn.Conv2d(channels, d_model, 1))
+    return nn.Sequential(*layers)
+
+
+class PatchEmbedding(nn.Module):
+    """Cut an image into non-overlapping ``p × p`` patches and embed each as one token
+    (Dosovitskiy et al. 2021): ``x_i = W · flatten(patch_i) + p_i``.
+
+    The linear map of a flattened patch is written as a convolution with kernel and
+    stride ``p`` (the same maths, without copying patches out). With ``stem="conv"`` a
+    small CNN of the same total stride replaces it.
+
+    Positions (raster order, row by row):
+
+    * ``"learned"`` — one learned vector per patch (and one for the class token);
+    * ``"sinusoidal"`` — 2-D sinusoids: the first half of the channels encodes the
+      patch's row, the second half its column (the class token gets none);
+    * anything else (``"relative"``, ``"rope"``, ``"alibi"``, ``"none"``) — nothing is
+      added here; the attention layers see the raster index, or no position at all.
+
+    Args:
+        image_size: ``(H, W)`` in pixels, each a multiple of ``patch_size``.
+        patch_size: patch side ``p`` in pixels.
+        in_channels: image channels ``C`` (1 = grey, 3 = RGB).
+        d_model: token width ``D``.
+        positional: the model's positional scheme.
+        class_token: prepend a learned ``[CLS]`` token (the classifier reads it).
+        stem: ``"patch"`` (linear patch projection) or ``"conv"`` (small CNN).
+        dropout: dropout on the result.
+
+    Shape:
+        images ``(B, C, H, W)`` float → ``(B, P (+1), D)`` with
+        ``P = (H / p) · (W / p)`` patches (plus the class token first).
+
+    Example:
+        >>> embed = PatchEmbedding((28, 28), 7, 1, 32)
+        >>> embed(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 17, 32])
+    """
+
+    def __init__(
+        self,
+        image_size: tuple[int, int],
+        patch_size: int,
+        in_channels: int,
+        d_model: int,
+        *,
+        positional: str = "learned",
+        class_token: bool = True,
+        stem: str = "patch",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        height, width = image_size
+        if height % patch_size or width % patch_size:
+            raise ValueError(
+                f"the image size {height}×{width} is not a multiple of patch_size={patch_size}"
+            )
+        if stem not in PATCH_STEMS:
+            raise ValueError(f"unknown stem {stem!r}; choose one of {', '.join(PATCH_STEMS)}")
+        self.image_size, self.patch_size = (height, width), patch_size
+        self.in_channels = in_channels
+        self.grid = (height // patch_size, width // patch_size)  # (rows, cols) of patches
+        num_patches = self.grid[0] * self.grid[1]
+        if stem == "patch":
+            self.proj: nn.Module = nn.Conv2d(in_channels, d_model, patch_size, stride=patch_size)
+        else:
+            self.proj = _conv_stem(in_channels, d_model, patch_size)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, d_model)) if class_token else None
+        if self.class_token is not None:
+            nn.init.normal_(self.class_token, std=0.02)
+        self.position: LearnedPositionEmbedding | None = None
+        if positional == "learned":
+            self.position = LearnedPositionEmbedding(num_patches + int(class_token), d_model)
+        if positional == "sinusoidal":
+            if d_model % 2:
+                raise ValueError(f"2-D sinusoidal positions need an even d_model, got {d_model}")
+            rows = torch.arange(self.grid[0]).repeat_interleave(self.grid[1])  # (P,)
+            cols = torch.arange(self.grid[1]).repeat(self.grid[0])  # (P,)
+            axis = SinusoidalEncoding(d_model // 2)
+            table = torch.cat([axis(rows[None]), axis(cols[None])], dim=-1)[0]  # (P, D)
+            self.register_buffer("grid_positions", table, persistent=False)
+        else:
+            self.grid_positions = None
+        self.dropout = Dropout(dropout)
+
+    @property
+    def num_patches(self) -> int:
+        """Patches per image ``P`` (the class token not counted)."""
+        return self.grid[0] * self.grid[1]
+
+    def check_images(self, images: Tensor) -> None:
+        """Raise a one-line ``ValueError`` unless ``images`` is a float ``(B, C, H, W)``
+        batch of this embedding's size."""
+        expected = (self.in_channels, *self.image_size)
+        if not isinstance(images, Tensor) or not images.is_floating_point():
+            got = images.dtype if isinstance(images, Tensor) else type(images).__name__
+            raise ValueError(f"images must be a float tensor (B, C, H, W), got {got}")
+        if images.dim() != 4 or tuple(images.shape[1:]) != expected or images.shape[0] == 0:
+            raise ValueError(
+                f"images have shape {tuple(images.shape)}, expected (B, {expected[0]}, "
+                f"{expected[1]}, {expected[2]}) with B >= 1"
+            )
+
+    def forward(self, images: Tensor) -> Tensor:
+        self.check_images(images)
+        x = self.proj(images)  # (B, D, rows, cols)
+        x = x.flatten(2).transpose(1, 2)  # (B, D, P) -> (B, P, D)
+        if self.grid_positions is not None:
+            x = x + self.grid_positions.to(x.dtype)  # (P, D) broadcast over B
+        if self.class_token is not None:
+            x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, 1+P, D)
+        if self.position is not None:
+            positions = torch.arange(x.shape[1], device=x.device)[None]  # (1, P (+1))
+            x = x + self.position(positions).to(x.dtype)
+        return self.dropout(x)
+
+    def extra_repr(self) -> str:
+        return f"grid={self.grid[0]}×{self.grid[1]}, patch_size={self.patch_size}"

@@ -18,7 +18,13 @@ from typing import Any
 
 from torch import nn
 
-from attnkit.config import ConfigError, RunConfig, run_config_from_dict, run_config_to_dict
+from attnkit.config import (
+    TRANSLATION_KINDS,
+    ConfigError,
+    RunConfig,
+    run_config_from_dict,
+    run_config_to_dict,
+)
 from attnkit.models.registry import build_model
 from attnkit.protocols import Tokenizer
 from attnkit.training.checkpoint import (
@@ -28,6 +34,7 @@ from attnkit.training.checkpoint import (
     restore_model,
     write_json_atomic,
 )
+from attnkit.training.image_tasks import CLASSES_FILE, read_classes
 from attnkit.training.tasks import TranslationTokenizers
 
 __all__ = ["LoadedRun", "RunDir", "load_run"]
@@ -81,19 +88,21 @@ class LoadedRun:
 
     ``tokenizer`` reads and writes the model's output text (the target language of a
     translator); ``source_tokenizer`` reads a translator's input (the same object when
-    the vocabulary is joint; equal to ``tokenizer`` for language models).
+    the vocabulary is joint; equal to ``tokenizer`` for language models). An image
+    classifier has no tokenizer (``None``) but ``classes``.
     """
 
     run_dir: RunDir
     config: RunConfig
-    tokenizer: Tokenizer
+    tokenizer: Tokenizer | None
     model: nn.Module
     checkpoint: Checkpoint
     source_tokenizer: Tokenizer | None = None
+    classes: list[str] | None = None  # an image classifier's class names (no tokenizer)
 
     @property
     def is_translator(self) -> bool:
-        return self.config.model.kind == "seq2seq"
+        return self.config.model.kind in TRANSLATION_KINDS
 
 
 def load_run(run_dir: str | Path, *, which: str = "best", device: Any = "cpu") -> LoadedRun:
@@ -114,9 +123,17 @@ def load_run(run_dir: str | Path, *, which: str = "best", device: Any = "cpu") -
         config = paths.read_config()
     except ConfigError as exc:
         raise CheckpointError(f"{paths.config}: {exc}") from None
-    if not paths.tokenizer.is_file():
+    classes, tokenizer, source_tokenizer = None, None, None
+    if paths.tokenizer.is_file():
+        tokenizers = TranslationTokenizers.load(root)
+        tokenizer, source_tokenizer = tokenizers.target, tokenizers.source
+    elif (root / CLASSES_FILE).is_file():  # an image classifier: class names, no tokenizer
+        try:
+            classes = list(read_classes(root)["classes"])
+        except (RuntimeError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{root / CLASSES_FILE} is unreadable: {exc}") from None
+    else:
         raise CheckpointError(f"{root} is not an attnkit run: no tokenizer.json")
-    tokenizers = TranslationTokenizers.load(root)
     if which == "best" and not (paths.checkpoints / "best.json").is_file():
         which = "latest"
     checkpoint = load_checkpoint(root, which=which)
@@ -124,5 +141,11 @@ def load_run(run_dir: str | Path, *, which: str = "best", device: Any = "cpu") -
     restore_model(model, checkpoint)
     model.to(device).eval()
     return LoadedRun(
-        paths, config, tokenizers.target, model, checkpoint, source_tokenizer=tokenizers.source
+        paths,
+        config,
+        tokenizer,
+        model,
+        checkpoint,
+        source_tokenizer=source_tokenizer,
+        classes=classes,
     )

@@ -10,7 +10,7 @@ from typing import Any, Union
 import torch
 from torch import Tensor, nn
 
-from attnkit.config import DataConfig, RunConfig
+from attnkit.config import TRANSLATION_KINDS, DataConfig, RunConfig
 from attnkit.data.batching import LMBatches, TokenBatches
 from attnkit.data.corpora import load_corpus, split_text
 from attnkit.data.parallel import load_parallel_corpus, read_parallel_file, read_parallel_files
@@ -20,6 +20,7 @@ from attnkit.data.tokenizers import load_tokenizer, train_tokenizer
 from attnkit.evaluation.language_model import evaluate_language_model
 from attnkit.evaluation.metrics import perplexity
 from attnkit.protocols import Tokenizer
+from attnkit.training.image_tasks import CaptioningTask, ImageClassificationTask
 from attnkit.training.losses import IGNORE_INDEX, token_cross_entropy
 
 __all__ = [
@@ -33,6 +34,19 @@ __all__ = [
 
 Pairs = list[tuple[str, str]]
 Task = Union["LanguageModelTask", "TranslationTask"]  # what the trainer drives
+
+
+def fuses_loss(model: nn.Module) -> bool:
+    """Whether ``model`` (or the module a DDP wrapper holds) computes its training loss
+    fused with the output projection (``return_logits=False``; class attribute
+    ``fused_loss = True``)."""
+    return bool(getattr(getattr(model, "module", model), "fused_loss", False))
+
+
+def summed_loss(mean_loss: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """(summed loss, token count) from a model's mean loss over ``labels``."""
+    count = (labels != IGNORE_INDEX).sum()
+    return mean_loss * count.clamp_min(1), count
 
 
 def load_texts(data: DataConfig) -> tuple[str, str]:
@@ -96,8 +110,17 @@ class LanguageModelTask:
         model: nn.Module, batch: dict[str, Tensor], *, label_smoothing: float
     ) -> tuple[Tensor, Tensor]:
         """Summed next-token loss of a micro-batch and its token count."""
+        labels = batch["labels"]
+        if fuses_loss(model):
+            out = model(
+                batch["tokens"],
+                targets=labels,
+                label_smoothing=label_smoothing,
+                return_logits=False,
+            )
+            return summed_loss(out.loss, labels)
         logits = model(batch["tokens"]).logits  # (B, T, V)
-        return token_cross_entropy(logits, batch["labels"], label_smoothing=label_smoothing)
+        return token_cross_entropy(logits, labels, label_smoothing=label_smoothing)
 
     def evaluate(
         self, model: nn.Module, *, device: torch.device, max_batches: int | None, batch_size: int
@@ -279,8 +302,18 @@ class TranslationTask:
         model: nn.Module, batch: dict[str, Tensor], *, label_smoothing: float
     ) -> tuple[Tensor, Tensor]:
         """Summed teacher-forced loss of a micro-batch and its token count."""
+        labels = batch["labels"]
+        if fuses_loss(model):
+            out = model(
+                batch["src"],
+                batch["tgt_in"],
+                labels=labels,
+                label_smoothing=label_smoothing,
+                return_logits=False,
+            )
+            return summed_loss(out.loss, labels)
         logits = model(batch["src"], batch["tgt_in"]).logits  # (B, T, V)
-        return token_cross_entropy(logits, batch["labels"], label_smoothing=label_smoothing)
+        return token_cross_entropy(logits, labels, label_smoothing=label_smoothing)
 
     @torch.no_grad()
     def evaluate(
@@ -305,7 +338,7 @@ def build_task(config: RunConfig, *, resume_from: Path | None = None):
     """The task that trains ``config.model.kind``; with ``resume_from`` (a run
     directory) its saved tokenizers are reused instead of training new ones."""
     data, train = config.data, config.train
-    if config.model.kind == "seq2seq":
+    if config.model.kind in TRANSLATION_KINDS:
         tokenizers = TranslationTokenizers.load(resume_from) if resume_from else None
         return TranslationTask(
             data,
@@ -316,7 +349,11 @@ def build_task(config: RunConfig, *, resume_from: Path | None = None):
     if config.model.kind == "decoder_lm":
         tokenizer = load_tokenizer(resume_from / "tokenizer.json") if resume_from else None
         return LanguageModelTask(data, seed=train.seed, tokenizer=tokenizer)
+    if config.model.kind == "vit":
+        return ImageClassificationTask(data, config.model, seed=train.seed)
+    if config.model.kind == "captioner":
+        return CaptioningTask(data, config.model, seed=train.seed)
     raise ValueError(
         f"training model.kind={config.model.kind!r} from a recipe is not supported yet; "
-        f"train 'decoder_lm' or 'seq2seq'"
+        f"train 'decoder_lm', {' or '.join(repr(k) for k in TRANSLATION_KINDS)}"
     )

@@ -362,14 +362,25 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     if args.claim != "all" and args.claim not in CLAIMS:
         raise ValueError(f"unknown lab claim {args.claim!r}; choose one of: {', '.join(CLAIMS)}")
     root = Path(args.out) if args.out else Path("runs/lab")
+    failed = []
     for name in names:
         out = root / name if args.claim == "all" or not args.out else root
         print(f"== {name}: {CLAIMS[name]}", flush=True)
-        verdict = run_claim(name, out=out, quick=args.quick, seed=args.seed)
+        if args.claim != "all":
+            verdict = run_claim(name, out=out, quick=args.quick, seed=args.seed)
+        else:  # one broken experiment must not cost the others' results
+            try:
+                verdict = run_claim(name, out=out, quick=args.quick, seed=args.seed)
+            except (ValueError, RuntimeError, OSError) as exc:
+                print(f"   error: {str(exc).splitlines()[0]}", file=sys.stderr)
+                failed.append(name)
+                continue
         print(f"   {verdict.outcome} ({verdict.seconds:.0f} s): {out / 'verdict.md'}")
     if args.claim == "all":
         index = Path(args.index) if args.index else None
         print(f"index: {write_index(root, names, index=index)}")
+    if failed:
+        raise RuntimeError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}")
     return EXIT_OK
 
 

@@ -132,6 +132,8 @@ class TransformerConfig(ModelConfig):
         norm: ``layernorm`` | ``rmsnorm`` | ``none``.
         norm_first: pre-LN (``True``) or post-LN as in the paper (``False``).
         residual: residual connections (turn off only for experiments).
+        qkv_proj: learned Q/K/V projections in attention (turn off only for experiments:
+            the inputs themselves are the queries, keys and values).
         score: alignment function ``dot`` | ``scaled_dot`` | ``general`` | ``additive``.
         bias: biases in linear layers.
         positional: ``sinusoidal`` | ``learned`` | ``relative`` | ``rope`` | ``alibi`` |
@@ -160,6 +162,7 @@ class TransformerConfig(ModelConfig):
     norm: str = "layernorm"
     norm_first: bool = True
     residual: bool = True
+    qkv_proj: bool = True
     score: str = "scaled_dot"
     bias: bool = True
     positional: str = "learned"
@@ -199,6 +202,11 @@ class TransformerConfig(ModelConfig):
             raise ConfigError(
                 f"{s}.num_kv_heads={self.num_kv_heads} does not divide "
                 f"{s}.num_heads={self.num_heads}"
+            )
+        if not self.qkv_proj and self.num_kv_heads not in (None, self.num_heads):
+            raise ConfigError(
+                f"{s}.qkv_proj=false uses the inputs as keys and values, so "
+                f"{s}.num_kv_heads must equal {s}.num_heads={self.num_heads}"
             )
         _probability(s, "dropout", self.dropout)
         if self.attn_dropout is not None:
@@ -249,6 +257,8 @@ class DecoderLMConfig(TransformerConfig):
         vocab_size: number of tokens (set from the tokenizer when training).
         num_layers: decoder layers.
         pad_id: padding token id, if batches are padded (default: none).
+        causal: mask the future (``False`` only for the lab's ``masking`` experiment:
+            each position then sees the token it must predict).
     """
 
     kind: ClassVar[str] = "decoder_lm"
@@ -257,6 +267,7 @@ class DecoderLMConfig(TransformerConfig):
     vocab_size: int | None = None
     num_layers: int = 4
     pad_id: int | None = None
+    causal: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -603,6 +614,7 @@ def stack_options(config: TransformerConfig) -> dict[str, Any]:
         "norm_first": config.norm_first,
         "norm_eps": config.norm_eps,
         "residual": config.residual,
+        "qkv_proj": config.qkv_proj,
         "score": config.score,
         "bias": config.bias,
         "positional": config.positional,

@@ -75,3 +75,23 @@ def test_cli_runs_a_claim_quickly_and_writes_its_verdict(tmp_path, capsys):
     assert verdict.quick and verdict.seconds > 0 and verdict.name == "steps"
     assert (tmp_path / verdict.figure).is_file()
     assert "verdict.md" in capsys.readouterr().out
+
+
+def test_lab_all_keeps_going_after_a_broken_experiment(tmp_path, monkeypatch, capsys):
+    import attnkit.lab as lab
+
+    def fake_run(name, *, out, quick, seed):
+        if name == "scaling":
+            raise ValueError("broken experiment\nwith a second line")
+        verdict = _verdict(name, True)
+        write_verdict(verdict, out)
+        return verdict
+
+    monkeypatch.setattr(lab, "CLAIMS", {"scaling": "a", "heads": "b"})
+    monkeypatch.setattr(lab, "run_claim", fake_run)
+    assert main(["lab", "all", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: broken experiment" in err and "second line" not in err
+    assert "1 experiment(s) failed: scaling" in err
+    assert (tmp_path / "heads" / "verdict.json").is_file()
+    assert "heads" in (tmp_path / "README.md").read_text()

@@ -141,3 +141,17 @@ def test_encoder_mlm_is_bidirectional(positional, score):
     assert (changed[:, 0] - logits[:, 0]).abs().max() > 1e-4
     changed_first = model(_change(tokens, 0)).logits
     assert (changed_first[:, -1] - logits[:, -1]).abs().max() > 1e-4
+
+
+def test_decoder_lm_with_causal_false_sees_the_future_and_keeps_its_weights():
+    """The ``masking`` lab ablation: ``causal=False`` lets position 0 read later tokens;
+    the same weights in a causal model give the causal outputs again."""
+    tokens = torch.randint(V, (1, T), generator=torch.Generator().manual_seed(1))
+    changed = tokens.clone()
+    changed[0, -1] = (changed[0, -1] + 1) % V
+    cheat = _decoder_lm("sinusoidal", "scaled_dot", causal=False)
+    with torch.no_grad():
+        assert not torch.allclose(cheat(tokens).logits[0, 0], cheat(changed).logits[0, 0])
+        honest = _decoder_lm("sinusoidal", "scaled_dot")
+        honest.load_state_dict(cheat.state_dict())
+        assert torch.equal(honest(tokens).logits[0, 0], honest(changed).logits[0, 0])

@@ -30,7 +30,7 @@ SCORES = ("dot", "scaled_dot", "general", "additive")
 
 def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     task = SymbolTask("reverse", symbols=10, min_len=4, max_len=8 if quick else 12)
-    steps, seeds = (40, [seed]) if quick else (500, [seed, seed + 1])
+    steps, seeds = (25, [seed]) if quick else (500, [seed, seed + 1])
     builders = {
         score: (lambda s, score=score: make_transformer(task, seed=s, score=score))
         for score in SCORES

@@ -26,6 +26,7 @@ __all__ = [
     "compare",
     "describe",
     "plot_conditions",
+    "steps_to_loss",
     "table_rows",
     "token_accuracy",
 ]
@@ -66,6 +67,21 @@ class Condition:
     @property
     def mean_loss(self) -> float:
         return statistics.fmean(self.final_loss)
+
+    def steps_to(self, target: float) -> list[int | None]:
+        """Per seed, the step at which the training loss reached ``target`` (see
+        :func:`steps_to_loss`)."""
+        return [steps_to_loss(curve, target) for curve in self.curves]
+
+
+def steps_to_loss(curve: list[float], target: float, *, window: int = 10) -> int | None:
+    """The first step (1-based) at which the mean loss of the last ``window`` steps is at
+    most ``target``, or ``None`` if it never is — the mean, so one lucky batch does
+    not count as arriving."""
+    for end in range(window, len(curve) + 1):
+        if statistics.fmean(curve[end - window : end]) <= target:
+            return end
+    return None
 
 
 def compare(

@@ -4,14 +4,15 @@ collapses, but at generation time the future is not there and the model fails.
 
 Design: two identical character-level decoder-only models (2 layers, width 64) trained
 on Shakespeare (the bundled corpus) for the same steps and batches; in one, the causal
-mask is switched off on the decoder stack (``model.decoder.causal = False``, an ablation
-done here, not a library option). Both are then evaluated honestly — with the causal
+mask is switched off (``DecoderLMConfig(causal=False)``, the library's flag for this
+ablation). Both are then evaluated honestly — with the causal
 mask, which is exactly what generation sees, since a token being generated has no future
 — on held-out text, and both generate a continuation of the same prompt.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -43,10 +44,7 @@ def _batch(ids: torch.Tensor, size: int, generator: torch.Generator) -> tuple[to
     return rows[:, :-1], rows[:, 1:]
 
 
-def _train(
-    model: DecoderLM, ids: torch.Tensor, *, causal: bool, steps: int, seed: int
-) -> list[float]:
-    model.decoder.causal = causal  # the ablation: attend to every position, future included
+def _train(model: DecoderLM, ids: torch.Tensor, *, steps: int, seed: int) -> list[float]:
     config = TrainConfig(
         steps=steps, lr=3e-3, warmup_steps=20, schedule="constant", weight_decay=0.0
     )
@@ -63,8 +61,6 @@ def _train(
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    model.decoder.causal = True  # evaluation and generation: the future does not exist
-    model.eval()
     return losses
 
 
@@ -86,10 +82,15 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
         torch.manual_seed(seed)
         config = DecoderLMConfig(
             vocab_size=tokenizer.vocab_size, d_model=64, num_heads=4, num_layers=2,
-            dropout=0.0, max_len=256,
+            dropout=0.0, max_len=256, causal=causal,
         )  # fmt: skip
-        model = DecoderLM(config)
-        losses = _train(model, train_ids, causal=causal, steps=steps, seed=seed)
+        trained = DecoderLM(config)
+        losses = _train(trained, train_ids, steps=steps, seed=seed)
+        # Evaluation and generation: the same weights with the causal mask — a token
+        # being generated has no future to read.
+        model = DecoderLM(dataclasses.replace(config, causal=True))
+        model.load_state_dict(trained.state_dict())
+        model.eval()
         prompt = torch.tensor([tokenizer.encode(PROMPT)])
         sample = tokenizer.decode(greedy_generate(model, prompt, max_new_tokens=120)[0].tolist())
         results[causal] = {

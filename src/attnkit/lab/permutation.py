@@ -84,6 +84,10 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
             if fails
             else "The training comparison did not separate the two at this budget."
         )
+        + f" (Chance is {1 / task.symbols:.2f}: without positions the encoder still "
+        "knows *which* symbols occur — a bag of symbols — and the causal decoder can count "
+        "what it has written, so it can narrow each answer to the symbols not yet used; "
+        "the last one is forced. What it cannot recover is the order.)"
     )
     rows = [[s, float(f"{errors[s]:.3g}")] for s in SCHEMES]
     rows += [[c.name + " (accuracy)", round(c.mean_accuracy, 4)] for c in trained.values()]

@@ -1,6 +1,6 @@
 """Claim 7, ``residual``: residual connections let a deeper stack train.
 
-Design: a 6+6-layer encoder–decoder Transformer (width 64, pre-LN) with and without the
+Design: a 5+5-layer encoder–decoder Transformer (width 64, pre-LN) with and without the
 residual connections (config ``residual``), trained on reversing strings at the same
 steps, batches and seeds. We compare the training loss, held-out accuracy and the largest
 gradient that reaches the bottom of the network (the shared token embedding) — without
@@ -25,8 +25,8 @@ CLAIM = (
 
 def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     task = SymbolTask("reverse", symbols=10, min_len=4, max_len=8 if quick else 12)
-    layers = 2 if quick else 6
-    steps, seeds = (30, [seed]) if quick else (400, [seed, seed + 1])
+    layers = 2 if quick else 5
+    steps, seeds = (30, [seed]) if quick else (300, [seed, seed + 1])
     builders = {
         f"residual ({layers}+{layers} layers)": (
             lambda s: make_transformer(task, seed=s, num_layers=layers)

@@ -51,7 +51,9 @@ class DecoderLM(nn.Module):
         self.embedding = InputEmbedding(
             config.vocab_size, padding_idx=config.pad_id, **embedding_options(config)
         )
-        self.decoder = TransformerStack(config.num_layers, causal=True, **stack_options(config))
+        self.decoder = TransformerStack(
+            config.num_layers, causal=config.causal, **stack_options(config)
+        )
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         init_transformer_weights(self, std=config.init_std, num_layers=config.num_layers)
         if config.tie_embeddings:

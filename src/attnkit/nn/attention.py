@@ -246,6 +246,9 @@ class MultiHeadAttention(nn.Module):
         bias: use biases in the projections.
         score: alignment function; the fused kernel serves ``"scaled_dot"``.
         additive_dim: hidden width of the ``"additive"`` score (default ``head_dim``).
+        qkv_proj: learn the Q, K, V projections (``False``, for experiments only: the
+            inputs themselves, split into heads, are the queries, keys and values; the
+            output projection stays).
 
     Shape:
         query ``(B, Tq, D)``; key ``(B, Tk, Dk)``; value ``(B, Tk, Dv)``;
@@ -275,6 +278,7 @@ class MultiHeadAttention(nn.Module):
         bias: bool = True,
         score: str = "scaled_dot",
         additive_dim: int | None = None,
+        qkv_proj: bool = True,
     ):
         super().__init__()
         num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
@@ -282,14 +286,22 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"num_heads={num_heads} does not divide d_model={d_model}")
         if num_heads % num_kv_heads:
             raise ValueError(f"num_kv_heads={num_kv_heads} does not divide num_heads={num_heads}")
+        if not qkv_proj and (num_kv_heads != num_heads or {key_dim, value_dim} - {None, d_model}):
+            raise ValueError(
+                "qkv_proj=False uses the inputs as queries, keys and values: it needs "
+                f"num_kv_heads = num_heads and key/value widths = d_model={d_model}"
+            )
         self.d_model, self.num_heads, self.num_kv_heads = d_model, num_heads, num_kv_heads
         self.head_dim = d_model // num_heads
         self.dropout = dropout
         self.score_name = score
         kv_width = num_kv_heads * self.head_dim
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(key_dim or d_model, kv_width, bias=bias)
-        self.v_proj = nn.Linear(value_dim or key_dim or d_model, kv_width, bias=bias)
+        if qkv_proj:
+            self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+            self.k_proj = nn.Linear(key_dim or d_model, kv_width, bias=bias)
+            self.v_proj = nn.Linear(value_dim or key_dim or d_model, kv_width, bias=bias)
+        else:  # the ablation of the lab's ``qkv`` claim: raw inputs, no learned lookup
+            self.q_proj, self.k_proj, self.v_proj = nn.Identity(), nn.Identity(), nn.Identity()
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.score = make_score(score, self.head_dim, num_heads=num_heads, hidden_dim=additive_dim)
 

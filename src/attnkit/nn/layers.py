@@ -48,6 +48,7 @@ class TransformerLayer(nn.Module):
         norm: ``layernorm``, ``rmsnorm`` or ``none``.
         norm_first: pre-LN if ``True``, post-LN (the paper) if ``False``.
         residual: keep the residual connections (``False`` only for experiments).
+        qkv_proj: learn the attention's Q/K/V projections (``False`` only for experiments).
         score: attention alignment function.
         bias: biases in linear layers.
         norm_eps: epsilon of the norms.
@@ -73,6 +74,7 @@ class TransformerLayer(nn.Module):
         score: str = "scaled_dot",
         bias: bool = True,
         norm_eps: float = 1e-5,
+        qkv_proj: bool = True,
     ):
         super().__init__()
         attn_dropout = dropout if attn_dropout is None else attn_dropout
@@ -86,6 +88,7 @@ class TransformerLayer(nn.Module):
                 dropout=attn_dropout,
                 bias=bias,
                 score=score,
+                qkv_proj=qkv_proj,
             )
 
         self.self_attn = attention()

@@ -20,7 +20,7 @@ import torch
 from matplotlib.figure import Figure
 
 from attnkit.decoding import greedy_translate
-from attnkit.lab.report import Verdict
+from attnkit.lab.report import Verdict, judged_verdict
 from attnkit.lab.symbol_tasks import (
     BOS,
     EOS,
@@ -167,14 +167,4 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     out = Path(out)
     results = measure(quick=quick, seed=seed)
     figure = plot(results, out / "bottleneck.png")
-    holds, summary, columns, rows = judge(results)
-    return Verdict(
-        name="bottleneck",
-        title=TITLE,
-        claim=CLAIM,
-        holds=holds,
-        summary=summary,
-        columns=columns,
-        rows=rows,
-        figure=figure.name,
-    )
+    return judged_verdict("bottleneck", TITLE, CLAIM, judge(results), figure)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from attnkit.lab.report import Verdict
+from attnkit.lab.report import Verdict, judged_verdict
 from attnkit.lab.symbol_tasks import SymbolTask, make_rnn, make_transformer, train_model
 from attnkit.viz.plots import save_figure
 
@@ -192,14 +192,4 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     out = Path(out)
     results = measure(quick=quick, seed=seed)
     figure = plot(results, out / "gradients.png")
-    holds, summary, columns, rows = judge(results)
-    return Verdict(
-        name="gradients",
-        title=TITLE,
-        claim=CLAIM,
-        holds=holds,
-        summary=summary,
-        columns=columns,
-        rows=rows,
-        figure=figure.name,
-    )
+    return judged_verdict("gradients", TITLE, CLAIM, judge(results), figure)

@@ -26,7 +26,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from attnkit.lab.report import Verdict
+from attnkit.lab.report import Verdict, judged_verdict
 from attnkit.lab.symbol_tasks import SymbolTask, count_parameters, make_rnn, make_transformer
 from attnkit.nn.losses import mean_token_cross_entropy
 from attnkit.viz.plots import save_figure
@@ -165,14 +165,4 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     out = Path(out)
     results = measure(quick=quick, seed=seed)
     figure = plot(results, out / "parallel.png")
-    holds, summary, columns, rows = judge(results)
-    return Verdict(
-        name="parallel",
-        title=TITLE,
-        claim=CLAIM,
-        holds=holds,
-        summary=summary,
-        columns=columns,
-        rows=rows,
-        figure=figure.name,
-    )
+    return judged_verdict("parallel", TITLE, CLAIM, judge(results), figure)

@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Verdict", "read_verdict", "verdict_markdown", "write_index", "write_verdict"]
+__all__ = [
+    "Verdict",
+    "judged_verdict",
+    "read_verdict",
+    "verdict_markdown",
+    "write_index",
+    "write_verdict",
+]
 
 VERDICT_MD, VERDICT_JSON = "verdict.md", "verdict.json"
 
@@ -56,6 +63,28 @@ class Verdict:
     def outcome(self) -> str:
         """``supported``, ``not supported`` or ``mixed``."""
         return {True: "supported", False: "not supported", None: "mixed"}[self.holds]
+
+
+def judged_verdict(
+    name: str,
+    title: str,
+    claim: str,
+    judged: tuple[bool | None, str, list[str], list[list[Any]]],
+    figure: Path,
+) -> Verdict:
+    """A :class:`Verdict` from a claim's ``judge()`` result ``(holds, summary, columns,
+    rows)`` and the figure it saved."""
+    holds, summary, columns, rows = judged
+    return Verdict(
+        name=name,
+        title=title,
+        claim=claim,
+        holds=holds,
+        summary=summary,
+        columns=columns,
+        rows=rows,
+        figure=figure.name,
+    )
 
 
 def _cell(value: Any) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from attnkit.lab.report import Verdict
+from attnkit.lab.report import Verdict, judged_verdict
 from attnkit.lab.symbol_tasks import (
     SymbolTask,
     count_parameters,
@@ -218,14 +218,4 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     out = Path(out)
     results = measure(quick=quick, seed=seed)
     figure = plot(results, out / "steps.png")
-    holds, summary, columns, rows = judge(results)
-    return Verdict(
-        name="steps",
-        title=TITLE,
-        claim=CLAIM,
-        holds=holds,
-        summary=summary,
-        columns=columns,
-        rows=rows,
-        figure=figure.name,
-    )
+    return judged_verdict("steps", TITLE, CLAIM, judge(results), figure)

@@ -164,13 +164,15 @@ CHAR_VOCAB = 65
 
 def _lm_config(size: dict, *, max_len: int | None = None) -> DecoderLMConfig:
     """GPT-2's architecture in attnkit's terms: pre-LN, GELU, learned positions, tied
-    output layer, 4× feed-forward, biases."""
+    output layer, 4× feed-forward, biases; dropout on embeddings, attention weights and
+    residual branches, none inside the feed-forward (as GPT-2 and nanoGPT)."""
     return DecoderLMConfig(
         vocab_size=CHAR_VOCAB,
         d_model=size["d_model"],
         num_heads=size["num_heads"],
         num_layers=size["num_layers"],
         dropout=size["dropout"],
+        activation_dropout=0.0,
         max_len=max_len or size["length"],
     )
 

@@ -95,9 +95,11 @@ def hf_bart(
         decoder_attention_heads=num_heads,
         encoder_ffn_dim=d_ff,
         decoder_ffn_dim=d_ff,
+        # Dropout in the same three places as attnkit and torch.nn.Transformer: residual
+        # branches, attention weights and the feed-forward hidden layer.
         dropout=dropout,
-        attention_dropout=0.0,
-        activation_dropout=0.0,
+        attention_dropout=dropout,
+        activation_dropout=dropout,
         activation_function=activation,
         max_position_embeddings=max_len,
         pad_token_id=0,
@@ -124,6 +126,9 @@ def hf_gpt2(
         resid_pdrop=dropout,
         embd_pdrop=dropout,
         attn_pdrop=dropout,
+        # nanoGPT's MLP uses the exact GELU, as attnkit does; GPT-2's own default is the
+        # tanh approximation ("gelu_new"), a different function that costs differently.
+        activation_function="gelu",
         bos_token_id=0,
         eos_token_id=0,
     )

@@ -92,16 +92,27 @@ def test_bad_choice_names_key_and_lists_allowed_values(key, bad, allowed):
     assert "choose one of" in message
 
 
-@pytest.mark.parametrize("key", ["dropout", "attn_dropout"])
+@pytest.mark.parametrize("key", ["dropout", "attn_dropout", "activation_dropout"])
 @pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, "0.1"])
 def test_dropout_must_be_in_unit_interval(key, bad):
     _raises(DecoderLMConfig, [f"model.{key}=", "[0, 1)"], **LM, **{key: bad})
 
 
-@pytest.mark.parametrize("key", ["dropout", "attn_dropout"])
+@pytest.mark.parametrize("key", ["dropout", "attn_dropout", "activation_dropout"])
 @pytest.mark.parametrize("good", [0, 0.0, 0.5, 0.999])
 def test_dropout_accepts_probabilities(key, good):
     assert getattr(DecoderLMConfig(**LM, **{key: good}), key) == good
+
+
+def test_activation_dropout_sets_only_the_feed_forward_hidden_dropout():
+    from attnkit.models import build_model
+
+    model = build_model(DecoderLMConfig(**LM, dropout=0.2, activation_dropout=0.0))
+    layer = model.decoder.layers[0]
+    assert layer.ffn.dropout.p == 0.0
+    assert layer.dropout.p == 0.2 and layer.self_attn.dropout == 0.2
+    default = build_model(DecoderLMConfig(**LM, dropout=0.2)).decoder.layers[0]
+    assert default.ffn.dropout.p == 0.2
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,8 @@ class TransformerConfig(ModelConfig):
         d_ff: feed-forward width (default ``4 · d_model``).
         dropout: dropout on embeddings and sub-layer outputs.
         attn_dropout: dropout on attention weights (default: dropout).
+        activation_dropout: dropout on the feed-forward hidden layer, after the
+            activation (default: dropout; GPT-2 and nanoGPT use none there).
         activation: ``relu`` | ``gelu`` | ``swiglu``.
         norm: ``layernorm`` | ``rmsnorm`` | ``none``.
         norm_first: pre-LN (``True``) or post-LN as in the paper (``False``).
@@ -158,6 +160,7 @@ class TransformerConfig(ModelConfig):
     d_ff: int | None = None
     dropout: float = 0.1
     attn_dropout: float | None = None
+    activation_dropout: float | None = None
     activation: str = "gelu"
     norm: str = "layernorm"
     norm_first: bool = True
@@ -209,8 +212,9 @@ class TransformerConfig(ModelConfig):
                 f"{s}.num_kv_heads must equal {s}.num_heads={self.num_heads}"
             )
         _probability(s, "dropout", self.dropout)
-        if self.attn_dropout is not None:
-            _probability(s, "attn_dropout", self.attn_dropout)
+        for key in ("attn_dropout", "activation_dropout"):
+            if getattr(self, key) is not None:
+                _probability(s, key, getattr(self, key))
         _choice(s, "activation", self.activation, ACTIVATIONS)
         _choice(s, "norm", self.norm, NORMS)
         _choice(s, "score", self.score, SCORE_FUNCTIONS)
@@ -609,6 +613,7 @@ def stack_options(config: TransformerConfig) -> dict[str, Any]:
         "num_kv_heads": config.num_kv_heads,
         "dropout": config.dropout,
         "attn_dropout": config.attn_dropout,
+        "activation_dropout": config.activation_dropout,
         "activation": config.activation,
         "norm": config.norm,
         "norm_first": config.norm_first,
@@ -778,7 +783,13 @@ class TrainConfig:
         max_nonfinite: stop after this many non-finite losses/gradients in a row.
         max_minutes: stop (evaluate and save) once this much training time has passed,
             counted over resumed sessions too; 0 = no limit. Pair it with a schedule
-            that does not need the end in advance (``noam``, ``constant``).
+            that does not need the end in advance (``noam``, ``constant``), or with
+            ``anneal_by_time``.
+        anneal_by_time: with ``max_minutes`` and the cosine schedule, the cosine's
+            progress is the larger of ``step / steps`` and ``elapsed / max_minutes``, so
+            a machine slower than the one ``steps`` was planned on still reaches
+            ``min_lr`` when its time runs out, instead of stopping at a high learning
+            rate. The run then depends on the machine's speed (not bit-reproducible).
         compile: run the model through ``torch.compile`` (worth it on GPUs; on a CPU
             it measured no faster here after a long compile). If compiling fails,
             training goes on uncompiled with a warning.
@@ -816,6 +827,7 @@ class TrainConfig:
     seed: int = 1337
     max_nonfinite: int = 5
     max_minutes: float = 0.0
+    anneal_by_time: bool = False
     compile: bool = False
 
     def __post_init__(self) -> None:
@@ -866,6 +878,13 @@ class TrainConfig:
         _choice(s, "precision", self.precision, PRECISIONS)
         if self.schedule == "noam" and self.warmup_steps < 1:
             raise ConfigError(f"{s}.schedule='noam' needs {s}.warmup_steps >= 1")
+        if not isinstance(self.anneal_by_time, bool):
+            raise ConfigError(f"{s}.anneal_by_time={self.anneal_by_time!r} must be true or false")
+        if self.anneal_by_time and not (self.max_minutes and self.schedule == "cosine"):
+            raise ConfigError(
+                f"{s}.anneal_by_time needs {s}.max_minutes > 0 and {s}.schedule = 'cosine' "
+                f"(it anneals the cosine over the time budget)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

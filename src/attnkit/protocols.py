@@ -15,7 +15,13 @@ __all__ = ["Cache", "LanguageModelStep", "Seq2SeqStep", "Tokenizer"]
 @runtime_checkable
 class Cache(Protocol):
     """A decoding cache: its length is the number of positions seen; ``reorder`` keeps
-    the given batch rows (beam search)."""
+    the given batch rows (beam search).
+
+    A cache may also offer ``reorder_beams(index, source_rows)``, which beam search then
+    calls instead: rows still follow ``index``, but state that is the same for every beam
+    of a sentence may stay where it is (``source_rows``: the rows of the sentences still
+    searching, or ``None`` when none finished). See
+    :meth:`attnkit.nn.cache.StackCache.reorder_beams`."""
 
     def __len__(self) -> int: ...
 

@@ -20,7 +20,7 @@ import torch
 __all__ = [
     "DistributedContext",
     "autocast",
-    "decoding_threads",
+    "cpu_decoding",
     "describe_environment",
     "init_distributed",
     "resolve_precision",
@@ -38,18 +38,31 @@ DECODE_SINGLE_THREAD_ROWS = 16
 
 
 @contextlib.contextmanager
-def decoding_threads(rows: int, device: torch.device) -> Iterator[None]:
-    """Use one intra-op thread for a CPU decoding loop over ``rows`` sequences when
-    they are few (:data:`DECODE_SINGLE_THREAD_ROWS`); restore the count afterwards."""
-    before = torch.get_num_threads()
-    if device.type != "cpu" or rows > DECODE_SINGLE_THREAD_ROWS or before == 1:
+def cpu_decoding(rows: int, device: torch.device) -> Iterator[None]:
+    """Set a CPU up for a decoding loop over ``rows`` sequences; undo it afterwards.
+
+    * One intra-op thread when the rows are few (:data:`DECODE_SINGLE_THREAD_ROWS`).
+    * oneDNN off: for the tiny tensors of a decoding step its per-call setup dominates
+      (exact GELU on 512 numbers: ~16 µs through oneDNN, ~1 µs natively, measured
+      here). Training keeps it: on large tensors oneDNN's GELU is ~1.3× faster.
+
+    Nothing changes on other devices.
+    """
+    if device.type != "cpu":
         yield
         return
-    torch.set_num_threads(1)
+    before, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    few = rows <= DECODE_SINGLE_THREAD_ROWS and before > 1
+    if few:
+        torch.set_num_threads(1)
+    # Set directly: torch.backends.mkldnn.flags() also resets TF32 and warns about it.
+    torch.backends.mkldnn.enabled = False
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        torch.backends.mkldnn.enabled = onednn
+        if few:
+            torch.set_num_threads(before)
 
 
 _CUDA_INDEXED = re.compile(r"cuda:(\d+)")

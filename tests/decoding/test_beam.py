@@ -448,3 +448,57 @@ def test_beam_one_equals_greedy_translate():
             assert result.tokens[b] == [row]
             compared += 1
     assert compared >= 2
+
+
+def test_beams_leave_the_cross_attention_caches_in_place(monkeypatch):
+    """Hypotheses move only between the beams of their own sentence, whose source keys
+    are identical: beam search must not copy the cross-attention caches each step, and
+    must find the same hypotheses as a cache that only offers ``reorder``."""
+    model = tiny_transformer()
+    rows = sources()
+    src = right_pad(rows)
+    options = {"beam_size": 3, "n_best": 2, "length_penalty": 0.6, "src_padding_mask": src != PAD}
+
+    moved = {"self": 0, "cross": 0}
+    new_cache = model.new_cache
+
+    def counting_cache():
+        cache = new_cache()
+        for kind, caches in (("self", cache.self_attn), ("cross", cache.cross_attn)):
+            for layer_cache in caches:
+                original = layer_cache.reorder
+
+                def reorder(index, original=original, kind=kind):
+                    moved[kind] += 1
+                    original(index)
+
+                layer_cache.reorder = reorder
+        return cache
+
+    monkeypatch.setattr(model, "new_cache", counting_cache)
+    fast = search(model, src, **options)
+    assert moved["self"] > moved["cross"]
+    steps = moved["self"] // len(model.decoder.layers)
+    sentences_finished = moved["cross"] // len(model.decoder.layers)
+    assert sentences_finished < steps  # moved only when a sentence left the batch
+
+    class ReorderOnly:  # a user's cache: the protocol's reorder and nothing more
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __len__(self):
+            return len(self.inner)
+
+        def reorder(self, index):
+            self.inner.reorder(index)
+
+    monkeypatch.setattr(model, "new_cache", lambda: ReorderOnly(new_cache()))
+    plain_decode = type(model).decode_step
+
+    def decode_step(tgt, encoded, cache):
+        return plain_decode(model, tgt, encoded, cache.inner)
+
+    monkeypatch.setattr(model, "decode_step", decode_step)
+    slow = search(model, src, **options)
+    assert fast.tokens == slow.tokens
+    torch.testing.assert_close(fast.scores, slow.scores, atol=0, rtol=0)

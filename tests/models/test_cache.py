@@ -193,7 +193,7 @@ def test_seq2seq_source_keys_are_projected_once(positional):
     layers = model.decoder.layers
     cross_k = _CallCounter([layer.cross_attn.k_proj for layer in layers])
     cross_v = _CallCounter([layer.cross_attn.v_proj for layer in layers])
-    self_k = _CallCounter([layer.self_attn.k_proj for layer in layers])
+    self_attn = _CallCounter([layer.self_attn for layer in layers])
     encoder_calls = _CallCounter([model.encoder])
     try:
         encoded = model.encode(src)
@@ -209,11 +209,12 @@ def test_seq2seq_source_keys_are_projected_once(positional):
             model.decode_step(tgt[:, t : t + 1], encoded, cache)
         assert cross_k.calls == len(layers), "cross-attention keys recomputed after step 1"
         assert cross_v.calls == len(layers), "cross-attention values recomputed after step 1"
-        assert self_k.calls == len(layers) * tgt.shape[1]
+        assert self_attn.calls == len(layers) * tgt.shape[1]
+        assert all(len(c) == tgt.shape[1] for c in cache.self_attn)  # one new key per step
         assert encoder_calls.calls == 1
         assert all(c.keys is k for c, k in zip(cache.cross_attn, first_keys, strict=True))
     finally:
-        for counter in (cross_k, cross_v, self_k, encoder_calls):
+        for counter in (cross_k, cross_v, self_attn, encoder_calls):
             counter.remove()
 
 

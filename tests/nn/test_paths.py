@@ -200,3 +200,56 @@ def test_attend_directly(is_causal):
     torch.testing.assert_close(fused, explicit, atol=PATH_ATOL, rtol=0)
     allowed = mask & make_causal_mask(T) if is_causal else mask
     check_weights(weights, allowed)
+
+
+# ------------------------------------------------- one QKV matmul while decoding
+
+
+def _decode(module, x):
+    """Token by token through a fresh cache, without autograd: (B, T, D) → (B, T, D)."""
+    cache = KVCache()
+    with torch.no_grad():
+        return torch.cat(
+            [module(x[:, t : t + 1], cache=cache).output for t in range(x.shape[1])], 1
+        )
+
+
+@pytest.mark.parametrize("num_kv_heads", [H, 2])
+@pytest.mark.parametrize("bias", [True, False])
+def test_decoding_with_one_qkv_matmul_equals_three_projections(num_kv_heads, bias):
+    module = mha(num_kv_heads=num_kv_heads, bias=bias)
+    x = torch.randn(B, T, D)
+    full = module(x, is_causal=True).output  # autograd on: three projections, no cache
+    torch.testing.assert_close(_decode(module, x), full, atol=PATH_ATOL, rtol=0)
+    with torch.inference_mode():
+        torch.testing.assert_close(_decode(module, x), full, atol=PATH_ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_decoding_after_an_optimizer_step_uses_the_new_weights(fused):
+    """The fused AdamW step changes weights without bumping their version counters: a
+    concatenated Q/K/V copy kept across decoding runs would silently go stale (it did,
+    and a ViT's validation accuracy fell from 80 % to 50 % while it trained well)."""
+    module = mha()
+    x = torch.randn(B, T, D)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=0.1, fused=fused)
+    before = _decode(module, x)
+    for _ in range(2):
+        module(x).output.square().sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        after = _decode(module, x)
+        assert not torch.allclose(after, before)
+        torch.testing.assert_close(after, module(x, is_causal=True).output, atol=PATH_ATOL, rtol=0)
+        before = after
+
+
+def test_fused_qkv_lives_in_the_cache_not_the_module():
+    module = mha()
+    cache = KVCache()
+    with torch.no_grad():
+        module(torch.randn(B, 1, D), cache=cache)
+    assert cache.projection is not None and cache.projection[0].shape == (3 * D, D)
+    assert set(module.state_dict()) == {
+        f"{p}.{w}" for p in ("q_proj", "k_proj", "v_proj", "out_proj") for w in ("weight", "bias")
+    }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 import torch
 
 import attnkit.training.trainer as trainer
 from attnkit.config import DecoderLMConfig, TrainConfig
 from attnkit.decoding import greedy_generate
 from attnkit.models import build_model
-from attnkit.runtime import DistributedContext, decoding_threads
+from attnkit.runtime import DistributedContext, cpu_decoding
 from attnkit.training.optim import build_optimizer
 from attnkit.training.tasks import LanguageModelTask
 
@@ -54,16 +55,21 @@ def test_cache_sized_passes_split_rows_and_keep_single_labels_whole(monkeypatch)
     assert [p["images"].shape[0] for p in trainer._cache_sized(images)] == [7]
 
 
-def test_decoding_threads_use_one_thread_for_few_rows_and_restore_the_count():
+def test_cpu_decoding_uses_one_thread_for_few_rows_and_restores_the_settings():
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         cpu = torch.device("cpu")
-        with decoding_threads(1, cpu):
+        with cpu_decoding(1, cpu):
             assert torch.get_num_threads() == 1
+            assert not torch.backends.mkldnn.enabled
         assert torch.get_num_threads() == 2
-        with decoding_threads(10_000, cpu):
+        assert torch.backends.mkldnn.enabled
+        with cpu_decoding(10_000, cpu):
             assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="restores"), cpu_decoding(1, cpu):
+            raise RuntimeError("a failing decode restores the settings too")
+        assert torch.get_num_threads() == 2 and torch.backends.mkldnn.enabled
     finally:
         torch.set_num_threads(before)
 
@@ -93,7 +99,6 @@ def test_compile_falls_back_to_the_eager_model_with_a_warning(monkeypatch, caplo
 
 
 def test_train_compile_must_be_a_bool():
-    import pytest
 
     from attnkit.config import ConfigError
 

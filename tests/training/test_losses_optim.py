@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnkit.config import DecoderLMConfig, TrainConfig
+from attnkit.config import ConfigError, DecoderLMConfig, TrainConfig
 from attnkit.data.batching import LMBatches
 from attnkit.models import DecoderLM
 from attnkit.training.losses import IGNORE_INDEX, token_cross_entropy
@@ -93,6 +93,28 @@ def test_schedules_warm_up_linearly_and_peak_at_lr(schedule):
         assert rates[39] == pytest.approx(1e-3 * math.sqrt(10 / 40))
     if schedule == "constant":
         assert set(rates[9:]) == {1e-3}
+
+
+def test_anneal_by_time_ends_the_cosine_when_the_time_budget_runs_out():
+    config = TrainConfig(
+        steps=1000, lr=1e-3, min_lr=1e-4, warmup_steps=10, max_minutes=2, anneal_by_time=True
+    )
+    # A slow machine: step 100 of 1000, but the 2-minute budget is used up.
+    assert learning_rate(100, config, elapsed_seconds=120) == pytest.approx(1e-4)
+    halfway = learning_rate(100, config, elapsed_seconds=60)
+    assert halfway == pytest.approx(1e-4 + 0.5 * (1e-3 - 1e-4), rel=1e-6)  # cos(π/2) = 0
+    # A fast machine: the steps run out first, as without the option.
+    plain = TrainConfig(steps=1000, lr=1e-3, min_lr=1e-4, warmup_steps=10)
+    assert learning_rate(900, config, elapsed_seconds=1) == learning_rate(900, plain)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"anneal_by_time": True}, {"anneal_by_time": True, "max_minutes": 5, "schedule": "noam"}],
+)
+def test_anneal_by_time_needs_a_budget_and_the_cosine(options):
+    with pytest.raises(ConfigError, match="anneal_by_time"):
+        TrainConfig(**options)
 
 
 def test_lm_batches_are_a_function_of_the_index_and_shard_exactly():

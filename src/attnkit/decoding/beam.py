@@ -2,8 +2,9 @@
 
 Every sentence keeps ``K = beam_size`` hypotheses; all ``B·K`` of them run through the
 decoder as one batch. The source is encoded once and its rows repeated ``K`` times
-(``encoded.reorder``); one decoder cache follows the hypotheses (``cache.reorder``) as
-they are extended, reshuffled and pruned. Sentences that are done leave the batch.
+(``encoded.reorder``); one decoder cache follows the hypotheses (``cache.reorder``, or
+``cache.reorder_beams``, which leaves the cross-attention keys where they are) as they
+are extended, reshuffled and pruned. Sentences that are done leave the batch.
 
 One step (fairseq's rules), for each sentence with active hypotheses ``h_1 … h_K``:
 
@@ -46,7 +47,7 @@ from attnkit.decoding.translate import (
     encode_source,
 )
 from attnkit.protocols import Seq2SeqStep
-from attnkit.runtime import decoding_threads
+from attnkit.runtime import cpu_decoding
 
 __all__ = ["BeamResult", "beam_search"]
 
@@ -162,7 +163,7 @@ def beam_search(
     scores[:, 0] = 0.0  # one empty hypothesis per sentence; the -inf copies never survive
     history = torch.full((src.shape[0] * k, 1), bos_id, dtype=torch.long, device=device)
 
-    with decoding_threads(src.shape[0] * k, device):
+    with cpu_decoding(src.shape[0] * k, device):
         for step in range(1, max_len + 1):  # step = tokens per hypothesis after this step
             n = sentences.numel()
             logits = model.decode_step(history[:, -1:], encoded, cache)[:, -1]  # (N·K, V)
@@ -214,11 +215,16 @@ def beam_search(
                 break
             alive = torch.tensor(keep, device=device).nonzero().squeeze(1)  # (N',)
             index = rows[alive].view(-1)  # (N'·K,) rows of the current batch
-            cache.reorder(index)
+            kept_rows = None  # beams of one sentence share its encoder rows
+            if alive.numel() < n:
+                kept_rows = (alive.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)
+            if hasattr(cache, "reorder_beams"):  # leaves per-sentence state in place
+                cache.reorder_beams(index, kept_rows)
+            else:
+                cache.reorder(index)
             history = torch.cat([history[index], new_tokens[alive].view(-1, 1)], dim=1)
             scores = scores[alive]
-            if alive.numel() < n:  # beams of one sentence share its encoder rows
-                kept_rows = (alive.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)
+            if kept_rows is not None:
                 encoded = encoded.reorder(kept_rows)
                 sentences = sentences[alive]
 

@@ -25,7 +25,7 @@ from attnkit.decoding.logits import (
     top_p_filter,
 )
 from attnkit.protocols import LanguageModelStep
-from attnkit.runtime import decoding_threads
+from attnkit.runtime import cpu_decoding
 
 __all__ = ["generate", "next_token", "stream"]
 
@@ -158,7 +158,7 @@ def generate(
         generator=generator,
         max_len=max_len,
     )
-    with decoding_threads(prompt.shape[0], prompt.device):
+    with cpu_decoding(prompt.shape[0], prompt.device):
         tokens = [token.unsqueeze(1) for token in new]
     return torch.cat([prompt, *tokens], dim=1)  # (B, T + n)
 

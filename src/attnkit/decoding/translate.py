@@ -19,7 +19,7 @@ from torch import Tensor
 from attnkit.decoding.logits import check_sampling_args
 from attnkit.decoding.sampling import next_token
 from attnkit.protocols import Seq2SeqStep
-from attnkit.runtime import decoding_threads
+from attnkit.runtime import cpu_decoding
 
 __all__ = ["sample_translate"]
 
@@ -82,7 +82,7 @@ def sample_translate(
     token = torch.full((batch,), bos_id, dtype=torch.long, device=src.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
     output = []
-    with decoding_threads(batch, src.device):
+    with cpu_decoding(batch, src.device):
         for _ in range(max_len):
             logits = model.decode_step(token.unsqueeze(1), encoded, cache)[:, -1]  # (B, V)
             if pad_id is not None and pad_id != eos_id:

@@ -64,9 +64,10 @@ def attend(
     """Attention over already-projected, head-split tensors.
 
     Uses :func:`torch.nn.functional.scaled_dot_product_attention` (a fused kernel) when
-    ``score`` is scaled dot product and no weights are requested; otherwise computes the
-    scores explicitly. Both paths give the same result. A query row whose mask allows no
-    key returns zeros (and zero weights) with finite gradients instead of NaN.
+    ``score`` is scaled dot product, no weights are requested and (on a CPU) there is no
+    dropout; otherwise computes the scores explicitly. Both paths give the same result.
+    A query row whose mask allows no key returns zeros (and zero weights) with finite
+    gradients instead of NaN.
 
     Args:
         q, k, v: queries, keys, values. ``k``/``v`` may have fewer heads than ``q``
@@ -85,7 +86,10 @@ def attend(
         output ``(B, H, Tq, Dv)``, weights ``(B, H, Tq, Tk)`` or ``None``.
     """
     num_queries, num_keys = q.shape[-2], k.shape[-2]
-    fused = isinstance(score, ScaledDotScore) and not need_weights
+    # With dropout on a CPU the fused kernel falls back to its own unfused maths anyway,
+    # drawing a Bernoulli sample per weight; the explicit path uses the cheap masks.
+    cpu_dropout = dropout > 0 and q.device.type == "cpu"
+    fused = isinstance(score, ScaledDotScore) and not need_weights and not cpu_dropout
     materialize = attn_mask is not None or bias is not None or num_queries != num_keys
     if is_causal and (materialize or not fused):
         causal = make_causal_mask(num_queries, num_keys, device=q.device)
@@ -304,6 +308,49 @@ class MultiHeadAttention(nn.Module):
             self.q_proj, self.k_proj, self.v_proj = nn.Identity(), nn.Identity(), nn.Identity()
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.score = make_score(score, self.head_dim, num_heads=num_heads, hidden_dim=additive_dim)
+        # Incremental decoding runs Q, K, V as one matmul (see _self_qkv).
+        self._qkv_sizes = (d_model, kv_width, kv_width)
+
+    def _self_qkv(self, x: Tensor, cache: KVCache | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Q, K and V of self-attention, split into heads.
+
+        During incremental decoding (a cache, no autograd) the three projections run as
+        one matmul on their concatenated weights, and one view splits the heads: one
+        token at a time, a step is bound by the number of small operations, not their
+        size. The concatenation is built at the first step and kept in the cache, so it
+        lives exactly as long as one decoding run, during which the weights cannot
+        change. (Keying a longer-lived copy on the parameters' version counters is not
+        safe: the fused AdamW step updates weights without bumping them.) Otherwise the
+        three modules run separately, so gradients and hooks see them as they are.
+
+        Shape:
+            x ``(B, T, D)`` → q ``(B, H, T, Dh)``, k and v ``(B, Hkv, T, Dh)``.
+        """
+        q_proj, k_proj, v_proj = self.q_proj, self.k_proj, self.v_proj
+        if cache is None or torch.is_grad_enabled() or not isinstance(q_proj, nn.Linear):
+            return (
+                self._split_heads(q_proj(x), self.num_heads),
+                self._split_heads(k_proj(x), self.num_kv_heads),
+                self._split_heads(v_proj(x), self.num_kv_heads),
+            )
+        if cache.projection is None:
+            bias = None
+            if q_proj.bias is not None:
+                bias = torch.cat([q_proj.bias, k_proj.bias, v_proj.bias])  # type: ignore[list-item]
+            cache.projection = (torch.cat([q_proj.weight, k_proj.weight, v_proj.weight]), bias)
+        weight, bias = cache.projection
+        qkv = F.linear(x, weight, bias)  # (B, T, D + 2·Hkv·Dh)
+        batch, length, _ = x.shape
+        if self.num_kv_heads == self.num_heads:
+            heads = qkv.view(batch, length, 3, self.num_heads, self.head_dim)
+            q, k, v = heads.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, Dh)
+            return q, k, v
+        q, k, v = qkv.split(self._qkv_sizes, dim=-1)
+        return (
+            self._split_heads(q, self.num_heads),
+            self._split_heads(k, self.num_kv_heads),
+            self._split_heads(v, self.num_kv_heads),
+        )
 
     def _split_heads(self, x: Tensor, heads: int) -> Tensor:
         batch, length, _ = x.shape
@@ -335,15 +382,21 @@ class MultiHeadAttention(nn.Module):
                     f"on {query.device}; move both to the same dtype and device"
                 )
         batch, num_queries, _ = query.shape
-        q = self._split_heads(self.q_proj(query), self.num_heads)  # (B, H, Tq, Dh)
-
-        if cache is not None and cache.filled and not self_attention:
-            k, v = cache.keys, cache.values  # cross-attention: the source was projected once
+        # Cross-attention keys/values depend on the source only: projected once, cached.
+        cached_source = cache is not None and cache.filled and not self_attention
+        if self_attention and value is None:
+            q, k, v = self._self_qkv(query, cache)  # (B, H, Tq, Dh), (B, Hkv, Tk, Dh) ×2
+        elif cached_source:
+            q = self._split_heads(self.q_proj(query), self.num_heads)
+            k, v = cache.keys, cache.values  # type: ignore[union-attr]
         else:
+            q = self._split_heads(self.q_proj(query), self.num_heads)  # (B, H, Tq, Dh)
             key = query if key is None else key
             value = key if value is None else value
             k = self._split_heads(self.k_proj(key), self.num_kv_heads)  # (B, Hkv, Tk, Dh)
             v = self._split_heads(self.v_proj(value), self.num_kv_heads)
+
+        if not cached_source:
             if rotary is not None:
                 k = apply_rotary(k, *rotary)
             if cache is not None:

@@ -35,6 +35,9 @@ class KVCache:
         self._length = 0
         self._spare: tuple[Tensor, Tensor] | None = None  # reorder target, same shape
         self._owned = False  # buffers allocated here (stored tensors are never written)
+        # The attention's Q/K/V weights concatenated for this decoding run (one matmul
+        # per step), built at its first step: (weight, bias).
+        self.projection: tuple[Tensor, Tensor | None] | None = None
 
     @property
     def keys(self) -> Tensor | None:
@@ -139,13 +142,31 @@ class StackCache:
         return len(self.self_attn[0]) if self.self_attn else 0
 
     def reorder(self, index: Tensor) -> None:
-        """Select batch rows in every layer's cache (beam search).
+        """Select batch rows in every layer's cache.
 
         Shape:
             index ``(B_new,)`` long.
         """
-        for cache in (*self.self_attn, *self.cross_attn):
+        self.reorder_beams(index, source_rows=index)
+
+    def reorder_beams(self, index: Tensor, source_rows: Tensor | None = None) -> None:
+        """Follow beam search's surviving hypotheses, moving less than :meth:`reorder`.
+
+        A hypothesis only ever moves between the beams of its own sentence, and the
+        cross-attention keys and values are the same for every beam of a sentence
+        (they come from its source). So the cross-attention caches keep their rows,
+        or keep just ``source_rows`` (the rows of the sentences still searching) when
+        some finished; the self-attention caches, positions and padding follow
+        ``index``. This saves copying the whole projected source at every step.
+
+        Shape:
+            index ``(B_new,)`` long; source_rows ``(B_new,)`` long or ``None``.
+        """
+        for cache in self.self_attn:
             cache.reorder(index)
+        if source_rows is not None:
+            for cache in self.cross_attn:
+                cache.reorder(source_rows)
         if self.positions is not None:
             self.positions = self.positions.index_select(0, index)
         if self.padding_mask is not None:

@@ -39,7 +39,8 @@ def check_tokens(tokens: Tensor, vocab_size: int, name: str = "tokens") -> None:
         raise ValueError(f"{name} has shape {tuple(tokens.shape)}, expected (B, T)")
     if tokens.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(tokens.shape)}); pass at least one token")
-    low, high = int(tokens.min()), int(tokens.max())
+    low, high = torch.aminmax(tokens)  # one pass and one sync: this runs every decoding step
+    low, high = int(low), int(high)
     if low < 0 or high >= vocab_size:
         bad = low if low < 0 else high
         raise ValueError(f"{name} contains id {bad}, outside the vocabulary [0, {vocab_size})")
@@ -122,14 +123,16 @@ class InputEmbedding(nn.Module):
     def forward(self, tokens: Tensor, positions: Tensor) -> Tensor:
         # Positions first: a too-long input fails (naming max_len) before any lookup.
         p = None if self.position is None else self.position(positions)  # (B|1, T, pos_dim)
-        x = self.token(tokens) * self.scale  # (B, T, D or D - pos_dim)
+        x = self.token(tokens)  # (B, T, D or D - pos_dim)
+        if self.scale != 1.0:
+            x = x * self.scale
         if p is not None:
             p = p.to(x.dtype)
             if self.combine == "add":
                 x = x + p
             else:
                 x = torch.cat([x, p.expand(x.shape[0], -1, -1)], dim=-1)  # (B, T, D)
-        return self.dropout(x)
+        return self.dropout(x) if self.training else x
 
     def extra_repr(self) -> str:
         return f"combine={self.combine!r}, scale={self.scale:.3g}"

@@ -55,7 +55,9 @@ class FeedForward(nn.Module):
             hidden = F.gelu(hidden)
         else:
             hidden = F.relu(hidden)
-        return self.fc2(self.dropout(hidden))
+        if self.training:  # in eval the call alone would cost more than this layer's adds
+            hidden = self.dropout(hidden)
+        return self.fc2(hidden)
 
     def extra_repr(self) -> str:
         return f"activation={self.activation!r}"

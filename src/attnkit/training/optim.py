@@ -60,12 +60,13 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     )
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
+def learning_rate(step: int, config: TrainConfig, *, elapsed_seconds: float = 0.0) -> float:
     """Learning rate for update ``step`` (counted from 0).
 
     * ``constant``: linear warm-up to ``lr``, then ``lr``.
     * ``cosine``: linear warm-up to ``lr``, then a half cosine down to ``min_lr`` at
-      ``steps``.
+      ``steps`` — or, with ``anneal_by_time``, at ``steps`` or when ``elapsed_seconds``
+      (training time so far) reaches ``max_minutes``, whichever comes first.
     * ``noam`` (Vaswani et al.): ``lr · min(s / warmup, √(warmup / s))`` with
       ``s = step + 1`` — linear warm-up, then inverse square root. The paper's
       ``d_model^-0.5 · min(s^-0.5, s · warmup^-1.5)`` is this with
@@ -80,5 +81,7 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     if config.schedule == "constant":
         return config.lr
     progress = min(1.0, (s - warmup) / max(1, config.steps - warmup))
+    if config.anneal_by_time and config.max_minutes:
+        progress = max(progress, min(1.0, elapsed_seconds / (60 * config.max_minutes)))
     final = config.final_lr
     return final + 0.5 * (config.lr - final) * (1 + math.cos(math.pi * progress))

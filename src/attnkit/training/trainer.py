@@ -229,7 +229,7 @@ class Trainer:
         session_start, seconds_before = time.perf_counter(), state.seconds
         try:
             while state.step < train.steps and not state.stop_reason:
-                lr = learning_rate(state.step, train)
+                lr = learning_rate(state.step, train, elapsed_seconds=state.seconds)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 micro = task.micro_batches(

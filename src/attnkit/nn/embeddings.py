@@ -39,7 +39,7 @@ def check_tokens(tokens: Tensor, vocab_size: int, name: str = "tokens") -> None:
         raise ValueError(f"{name} has shape {tuple(tokens.shape)}, expected (B, T)")
     if tokens.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(tokens.shape)}); pass at least one token")
-    low, high = torch.aminmax(tokens)  # one pass and one sync: this runs every decoding step
+    low, high = torch.aminmax(tokens)  # one pass instead of two: this runs every decoding step
     low, high = int(low), int(high)
     if low < 0 or high >= vocab_size:
         bad = low if low < 0 else high

@@ -55,7 +55,7 @@ class FeedForward(nn.Module):
             hidden = F.gelu(hidden)
         else:
             hidden = F.relu(hidden)
-        if self.training:  # in eval the call alone would cost more than this layer's adds
+        if self.training:  # skipped, not called, in eval (see TransformerLayer._sublayer)
             hidden = self.dropout(hidden)
         return self.fc2(hidden)
 

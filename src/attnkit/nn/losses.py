@@ -175,11 +175,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 column_sums=grad_b,
             )
             g = logits  # now the gradient of the summed loss w.r.t. these logits
-            if grad_h is not None:
-                if reuse:
-                    torch.mm(g, w, out=grad_h[start : start + chunk])  # (c, V) @ (V, D)
-                else:
-                    grad_h[start : start + chunk] = g.to(w.dtype) @ w
+            if grad_h is not None:  # (c, V) @ (V, D), written in place
+                torch.mm(g.to(w.dtype), w, out=grad_h[start : start + chunk])
             if grad_w is not None:
                 grad_w.addmm_(g.t(), h.to(acc))  # (V, c) @ (c, D)
         ctx.save_for_backward(*(x for x in (grad_h, grad_w, grad_b) if x is not None))

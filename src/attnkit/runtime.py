@@ -34,7 +34,7 @@ _DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 # its per-step matrix products are so small that waking and joining a second thread
 # costs more than it saves (docs/benchmarks.md has the measurement). Changing the
 # thread count costs ~1 ms, so it is done once per decoding call, never per step.
-DECODE_SINGLE_THREAD_ROWS = 16
+DECODE_SINGLE_THREAD_ROWS = 4
 
 
 @contextlib.contextmanager

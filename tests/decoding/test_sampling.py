@@ -387,3 +387,16 @@ def test_bad_arguments_raise_one_clear_line_before_running(prompt, options, mess
 def test_next_token_greedy_ignores_filters():
     logits = torch.tensor([[0.0, 2.0, 1.0], [3.0, -1.0, math.log(2)]])
     assert next_token(logits, temperature=0, top_k=2, top_p=0.1).tolist() == [1, 0]
+
+
+def test_generated_tokens_are_ordinary_tensors_that_train():
+    """Decoding runs in inference mode inside; what it hands out must not be an
+    inference tensor, or feeding it back to a model that trains would fail."""
+    model = _model("learned")
+    prompt = _prompt(2, 3)
+    out = generate(model, prompt, max_new_tokens=4, temperature=0.0)
+    streamed = list(stream(model, prompt, max_new_tokens=4, temperature=0.0))
+    assert not out.is_inference() and not any(t.is_inference() for t in streamed)
+    model.train()
+    model(out[:, :-1], targets=out[:, 1:]).loss.backward()  # an ordinary training step
+    assert model.embedding.token.weight.grad is not None

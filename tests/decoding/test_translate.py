@@ -152,3 +152,17 @@ def test_invalid_arguments_raise_one_line_errors(bad, message):
     with pytest.raises(ValueError, match=message) as info:
         translate(tiny_transformer(), **options)
     assert "\n" not in str(info.value)
+
+
+def test_translations_are_ordinary_tensors_that_train():
+    """The decoding loops run in inference mode; their results must train like any
+    tensor (an inference tensor cannot be saved for backward)."""
+    model = tiny_transformer()
+    src = source()
+    out = translate(model, src, temperature=0.0)
+    best = beam_search(model, src, beam_size=2, max_len=MAX_LEN, bos_id=BOS, eos_id=EOS, pad_id=PAD)
+    assert not out.is_inference() and not best.scores.is_inference()
+    tgt = torch.cat([torch.full((src.shape[0], 1), BOS), out.clamp_max(8)], dim=1)
+    model.train()
+    model(src, tgt[:, :-1], labels=tgt[:, 1:]).loss.backward()
+    assert any(p.grad is not None for p in model.parameters())

@@ -156,14 +156,15 @@ def beam_search(
 
     # Rows of the decoder batch: sentence i (of those still searching) owns rows i·K … i·K+K-1.
     sentences = torch.arange(src.shape[0], device=device)  # (N,) original sentence ids
-    encoded = encode_source(model, src, src_padding_mask)
-    encoded = encoded.reorder(sentences.repeat_interleave(k))  # (N·K) rows
     cache = model.new_cache()
     scores = torch.full((src.shape[0], k), -math.inf, device=device)  # (N, K) raw log P
     scores[:, 0] = 0.0  # one empty hypothesis per sentence; the -inf copies never survive
     history = torch.full((src.shape[0] * k, 1), bos_id, dtype=torch.long, device=device)
 
-    with cpu_decoding(src.shape[0] * k, device):
+    # Inference mode (cheaper small operations); only Python values leave the loop.
+    with cpu_decoding(src.shape[0] * k, device), torch.inference_mode():
+        encoded = encode_source(model, src, src_padding_mask)
+        encoded = encoded.reorder(sentences.repeat_interleave(k))  # (N·K) rows
         for step in range(1, max_len + 1):  # step = tokens per hypothesis after this step
             n = sentences.numel()
             logits = model.decode_step(history[:, -1:], encoded, cache)[:, -1]  # (N·K, V)

@@ -75,14 +75,16 @@ def sample_translate(
         if value is not None:
             check_token_id(name, value)
     check_source(src, src_padding_mask)
-    encoded = encode_source(model, src, src_padding_mask)
     cache = model.new_cache()
     batch = src.shape[0]
     fill = eos_id if pad_id is None else pad_id
     token = torch.full((batch,), bos_id, dtype=torch.long, device=src.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
     output = []
-    with cpu_decoding(batch, src.device):
+    # Inference mode: no version counters or view tracking (~15 % of a small step).
+    # Its tensors stay inside; the stacked result below is an ordinary tensor.
+    with cpu_decoding(batch, src.device), torch.inference_mode():
+        encoded = encode_source(model, src, src_padding_mask)
         for _ in range(max_len):
             logits = model.decode_step(token.unsqueeze(1), encoded, cache)[:, -1]  # (B, V)
             if pad_id is not None and pad_id != eos_id:

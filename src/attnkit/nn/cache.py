@@ -129,6 +129,9 @@ class StackCache:
         cross_attn: one :class:`KVCache` per layer (empty list without cross-attention).
         positions: positions of the keys seen so far, ``(B, T)`` long, or ``None``.
         padding_mask: which keys seen so far are real tokens, ``(B, T)`` bool, or ``None``.
+        lean: the stack's :class:`~attnkit.nn.lean_step.LeanStack` for this decoding
+            run, built at its first single-position step (``False`` when the stack is a
+            variant it does not cover; ``None`` before that step).
     """
 
     def __init__(self, num_layers: int, *, cross_attention: bool = False) -> None:
@@ -136,6 +139,7 @@ class StackCache:
         self.cross_attn = [KVCache() for _ in range(num_layers)] if cross_attention else []
         self.positions: Tensor | None = None
         self.padding_mask: Tensor | None = None
+        self.lean: object = None  # a LeanStack (nn.lean_step imports this module)
 
     def __len__(self) -> int:
         """Number of positions processed so far."""

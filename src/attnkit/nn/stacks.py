@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from attnkit.nn.cache import StackCache
 from attnkit.nn.layers import TransformerLayer
+from attnkit.nn.lean_step import LeanStack
 from attnkit.nn.masks import combine_masks, key_padding_to_attn_mask, make_causal_mask
 from attnkit.nn.norms import make_norm
 from attnkit.nn.positional import (
@@ -208,6 +209,22 @@ class TransformerStack(nn.Module):
         if self.position_bias is not None:
             bias = self.position_bias(positions, key_positions).to(x.dtype)  # (B|1,H,T,Tk)
         rotary = None if self.rotary is None else self.rotary(positions)
+
+        # Incremental decoding, one position at a time in eval: the lean path (same maths).
+        if cache is not None and length == 1 and not need_weights and not self.training:
+            if cache.lean is None:  # built once per decoding run
+                cache.lean = LeanStack.build(self) or False
+            if cache.lean:
+                hidden = cache.lean.step(
+                    x,
+                    cache,
+                    self_mask=self_mask,
+                    position_bias=bias,
+                    rotary=rotary,
+                    memory=memory,
+                    memory_mask=memory_mask,
+                )
+                return StackOutput(hidden)
 
         out = StackOutput(x)
         for index, layer in enumerate(self.layers):

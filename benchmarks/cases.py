@@ -25,6 +25,7 @@ from torch import nn
 from attnkit.config import DecoderLMConfig, Seq2SeqConfig, TrainConfig
 from attnkit.decoding import beam_search, greedy_generate
 from attnkit.models import build_model
+from attnkit.nn.quantization import quantize_int8
 from attnkit.runtime import DistributedContext
 from attnkit.training.optim import build_optimizer
 from attnkit.training.tasks import LanguageModelTask, TranslationTask
@@ -246,8 +247,10 @@ BEAM_SENTENCES, BEAM_SRC_LEN, BEAM_NEW, BEAMS = 16, 64, 64, 4
 def _beam(impl: str) -> Impl:
     src = torch.randint(3, ENC_DEC["vocab_size"], (BEAM_SENTENCES, BEAM_SRC_LEN))
     torch.manual_seed(0)
-    if impl == "attnkit":
+    if impl.startswith("attnkit"):
         model = build_model(_enc_dec_config()).eval()
+        if impl == "attnkit int8":
+            model = quantize_int8(model)
 
         def call() -> None:
             beam_search(
@@ -399,6 +402,18 @@ CASES: dict[str, Case] = {
                 "HF Bart generate": functools.partial(_beam, "HF Bart generate"),
             },
             targets={"HF Bart generate": 3.0},
+            rounds=4,
+            warmup_calls=1,
+        ),
+        Case(
+            name="beam-4-int8",
+            description="the same with attnkit's linear layers in int8 (`--int8`; not the "
+            "same arithmetic as the peer: its accuracy cost is in the docs)",
+            unit="sent/s",
+            impls={
+                "attnkit int8": functools.partial(_beam, "attnkit int8"),
+                "HF Bart generate": functools.partial(_beam, "HF Bart generate"),
+            },
             rounds=4,
             warmup_calls=1,
         ),

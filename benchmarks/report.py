@@ -91,7 +91,7 @@ def run_cases(
             entry["impls"][name] = row
             log(f"   {name:22s} {result.median:10.1f} {case.unit}")
         for key, values in timing.ratios.items():
-            peer = key.split("/", 1)[1]
+            reference, peer = key.split("/", 1)
             ratio = statistics.median(values)
             entry["ratios"][peer] = {
                 "median": ratio,
@@ -101,7 +101,7 @@ def run_cases(
             }
             target = case.targets.get(peer)
             verdict = "" if target is None else ("  ok" if ratio >= target else f"  < {target}")
-            log(f"   attnkit / {peer:22s} ×{ratio:.2f}{verdict}")
+            log(f"   {reference} / {peer:22s} ×{ratio:.2f}{verdict}")
         out["cases"][case.name] = entry
     peak_after = gemm_peak_gflops()
     out["gemm_peak_gflops"] = max(peak_before, peak_after)

@@ -217,3 +217,17 @@ def test_progress_bar_shows_step_loss_speed_and_evaluations(trained, capsys, tmp
         assert re.search(field, err), field
     assert "val loss" in err
     assert ("time budget" in out) == bool(budget)
+
+
+def test_int8_generate_and_evaluate(trained, capsys):
+    _, run, _ = trained
+    args = ("generate", run, "--prompt", "ROMEO:", "--max-new-tokens", "20", "--seed", "7")
+    status, out, err = run_cli(capsys, *args, "--int8")
+    assert status == 0, err
+    assert out.startswith("ROMEO:") and len(out) == len("ROMEO:") + 20 + 1
+    _, fp32, _ = run_cli(capsys, "evaluate", run)
+    status, out, err = run_cli(capsys, "evaluate", run, "--int8")
+    assert status == 0, err
+    int8, fp32 = json.loads(out), json.loads(fp32)
+    assert int8["int8"] is True and "int8" not in fp32
+    assert int8["loss"] == pytest.approx(fp32["loss"], rel=0.05)  # close, as the docs report

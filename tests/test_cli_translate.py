@@ -135,3 +135,13 @@ def test_lm_run_passed_to_translate_is_a_clear_error(capsys, tmp_path):
     Trainer(config, tmp_path / "lm").fit()
     status, _, err = cli(capsys, "translate", tmp_path / "lm", "hello")
     assert status == 2 and "not a translator" in err and "attnkit generate" in err
+
+
+def test_int8_evaluate_and_translate(run, capsys):
+    status, out, err = cli(capsys, "evaluate", run, "--split", "test", "--beam", "2", "--int8")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["int8"] is True and 0 <= result["bleu"] <= 100
+    assert (run / "eval" / "test.beam2.int8.hyp").is_file()  # beside, not over, the fp32 file
+    status, out, err = cli(capsys, "translate", run, "a b c", "--int8")
+    assert status == 0 and len(out.splitlines()) == 1, err

@@ -161,8 +161,10 @@ def evaluate(
     split: str = "valid",
     beam: int = 1,
     length_penalty: float = 0.6,
+    int8: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate a run's best model.
+    """Evaluate a run's best model (``int8``: with its linear layers quantized to int8,
+    on the CPU — to measure what that costs in accuracy).
 
     Language models: loss, perplexity and bits per character on the validation text
     (every block once) or on the text file ``data``.
@@ -175,14 +177,14 @@ def evaluate(
     ``split`` or on a ``data`` folder (one sub-folder per class). Captioners: per-word
     and whole-caption accuracy and BLEU on the ``split``'s mosaics (unseen images).
     """
-    run = load_run(run_dir)
+    run = load_run(run_dir, int8=int8)
     if run.config.model.kind in ("vit", "captioner"):
         return _evaluate_image_model(
             run, data=data, split=split, beam=beam, length_penalty=length_penalty
         )
     if run.is_translator:
         return _evaluate_translator(
-            run, data=data, split=split, beam=beam, length_penalty=length_penalty
+            run, data=data, split=split, beam=beam, length_penalty=length_penalty, int8=int8
         )
     if data is None:
         _, text = load_texts(run.config.data)
@@ -197,13 +199,20 @@ def evaluate(
         "run": str(run_dir),
         "data": source,
         "step": run.checkpoint.step,
+        **({"int8": True} if int8 else {}),
         **metrics,
         "chars": len(text),
     }
 
 
 def _evaluate_translator(
-    run: LoadedRun, *, data: str | Path | None, split: str, beam: int, length_penalty: float
+    run: LoadedRun,
+    *,
+    data: str | Path | None,
+    split: str,
+    beam: int,
+    length_penalty: float,
+    int8: bool = False,
 ) -> dict[str, Any]:
     if data is not None:
         pairs, _ = read_parallel_file(data, max_chars=run.config.data.max_chars)
@@ -226,13 +235,14 @@ def _evaluate_translator(
     references = [t for _, t in pairs]
     out_dir = run.run_dir.root / "eval"
     out_dir.mkdir(exist_ok=True)
-    stem = f"{name}.beam{beam}"
+    stem = f"{name}.beam{beam}" + (".int8" if int8 else "")
     for suffix, lines in (("src", [s for s, _ in pairs]), ("ref", references), ("hyp", hypotheses)):
         (out_dir / f"{stem}.{suffix}").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {
         "run": str(run.run_dir.root),
         "data": str(data) if data is not None else f"{split} split",
         "step": run.checkpoint.step,
+        **({"int8": True} if int8 else {}),
         "beam": beam,
         **corpus_scores(hypotheses, references),
         "seconds": round(seconds, 1),

@@ -94,16 +94,17 @@ def _layer(layer: TransformerLayer) -> _Layer | None:
     """A layer's tensors, or ``None`` when the lean step does not cover it."""
     attentions = [layer.self_attn] + ([layer.cross_attn] if layer.cross_attn is not None else [])
     norms = [_norm(n) for n in (layer.self_attn_norm, layer.cross_attn_norm, layer.ffn_norm)]
-    if (
-        not layer.residual
-        or not all(isinstance(a.q_proj, nn.Linear) for a in attentions)  # type: ignore[union-attr]
-        or norms[0] is None
-        or norms[2] is None
-        or (layer.cross_attn is not None and norms[1] is None)
-        or type(layer.ffn) is not FeedForward
-    ):
-        return None
     ffn = layer.ffn
+    if type(ffn) is not FeedForward or not layer.residual:
+        return None
+    linears = [ffn.fc1, ffn.fc2] + ([ffn.gate] if ffn.gate is not None else [])
+    for a in attentions:
+        linears += [a.q_proj, a.k_proj, a.v_proj, a.out_proj]  # type: ignore[union-attr]
+    # fp32 weights only: not the ablation without Q/K/V projections, not int8 layers.
+    if not all(isinstance(m, nn.Linear) for m in linears):
+        return None
+    if norms[0] is None or norms[2] is None or (layer.cross_attn is not None and norms[1] is None):
+        return None
     activation = {"relu": F.relu, "gelu": F.gelu, "swiglu": F.silu}[ffn.activation]
     cross = None
     if layer.cross_attn is not None:

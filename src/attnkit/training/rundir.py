@@ -26,6 +26,7 @@ from attnkit.config import (
     run_config_to_dict,
 )
 from attnkit.models.registry import build_model
+from attnkit.nn.quantization import quantize_int8
 from attnkit.protocols import Tokenizer
 from attnkit.training.checkpoint import (
     Checkpoint,
@@ -105,12 +106,15 @@ class LoadedRun:
         return self.config.model.kind in TRANSLATION_KINDS
 
 
-def load_run(run_dir: str | Path, *, which: str = "best", device: Any = "cpu") -> LoadedRun:
+def load_run(
+    run_dir: str | Path, *, which: str = "best", device: Any = "cpu", int8: bool = False
+) -> LoadedRun:
     """Rebuild a run's model from its saved config and load its weights.
 
     The model is built from the run's own ``config.json`` (never from today's defaults)
     and put in eval mode. ``which`` is ``"best"`` (falls back to the latest when no
-    evaluation marked a best) or ``"latest"``.
+    evaluation marked a best) or ``"latest"``. ``int8`` quantizes its linear layers for
+    faster CPU inference (:func:`~attnkit.nn.quantization.quantize_int8`).
 
     Raises:
         CheckpointError: the folder is not a run, or a file is missing or corrupt.
@@ -140,6 +144,8 @@ def load_run(run_dir: str | Path, *, which: str = "best", device: Any = "cpu") -
     model = build_model(config.model)
     restore_model(model, checkpoint)
     model.to(device).eval()
+    if int8:
+        model = quantize_int8(model)
     return LoadedRun(
         paths,
         config,

@@ -81,11 +81,15 @@ class KVCache:
             keys ``(B, Hkv, T_new, Dh)`` → ``(B, Hkv, T_old + T_new, Dh)``.
         """
         start, end = self._length, self._length + keys.shape[-2]
-        self._reserve(keys, values, end)
-        self._keys[:, :, start:end] = keys  # type: ignore[index]
-        self._values[:, :, start:end] = values  # type: ignore[index]
+        if self._keys is None or end > self._keys.shape[-2]:
+            self._reserve(keys, values, end)
+        all_keys, all_values = self._keys, self._values
+        all_keys[:, :, start:end] = keys  # type: ignore[index]
+        all_values[:, :, start:end] = values  # type: ignore[index]
         self._length = end
-        return self.keys, self.values  # type: ignore[return-value]
+        if end < all_keys.shape[-2]:  # type: ignore[union-attr]
+            return all_keys[:, :, :end], all_values[:, :, :end]  # type: ignore[index]
+        return all_keys, all_values  # type: ignore[return-value]
 
     def store(self, keys: Tensor, values: Tensor) -> None:
         """Keep keys/values computed once (cross-attention over a fixed source)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +85,18 @@ class _Layer:
     gate: tuple[Tensor, Tensor | None] | None
     activation: Callable[[Tensor], Tensor]
     fc2: tuple[Tensor, Tensor | None]
+
+    def ffn(self, x: Tensor) -> Tensor:
+        """:meth:`FeedForward.forward` in eval mode."""
+        hidden = self.activation(F.linear(x, *self.fc1))
+        if self.gate is not None:
+            hidden = hidden * F.linear(x, *self.gate)
+        return F.linear(hidden, *self.fc2)
+
+
+def _residual(norm_first: bool, norm: Norm, x: Tensor, sublayer: Callable[[Tensor], Tensor]):
+    """Pre-LN ``x + f(norm(x))`` or post-LN ``norm(x + f(x))``."""
+    return x + sublayer(norm(x)) if norm_first else norm(x + sublayer(x))
 
 
 def _linear_pair(layer: nn.Linear) -> tuple[Tensor, Tensor | None]:
@@ -221,32 +234,27 @@ class LeanStack:
             memory ``(B, S, D)``; memory_mask ``(B, 1, 1, S)`` bool → ``(B, T, D)``.
         """
         for index, layer in enumerate(self._layers):
-            a = layer.self_attn
-            self_cache = cache.self_attn[index]
-            args = dict(memory=None, mask=self_mask, bias=position_bias, rotary=rotary)
-            if layer.norm_first:
-                x = x + _attention(a, a.norm(x), self_cache, **args)
-            else:
-                x = a.norm(x + _attention(a, x, self_cache, **args))
-            c = layer.cross_attn
-            if c is not None:
-                cross_cache = cache.cross_attn[index]
-                args = dict(memory=memory, mask=memory_mask, bias=None, rotary=None)
-                if layer.norm_first:
-                    x = x + _attention(c, c.norm(x), cross_cache, **args)
-                else:
-                    x = c.norm(x + _attention(c, x, cross_cache, **args))
-            x = (
-                x + self._ffn(layer, layer.ffn_norm(x))
-                if layer.norm_first
-                else (layer.ffn_norm(x + self._ffn(layer, x)))
+            attn, cross = layer.self_attn, layer.cross_attn
+            self_attention = partial(
+                _attention,
+                attn,
+                cache=cache.self_attn[index],
+                memory=None,
+                mask=self_mask,
+                bias=position_bias,
+                rotary=rotary,
             )
+            x = _residual(layer.norm_first, attn.norm, x, self_attention)
+            if cross is not None:
+                cross_attention = partial(
+                    _attention,
+                    cross,
+                    cache=cache.cross_attn[index],
+                    memory=memory,
+                    mask=memory_mask,
+                    bias=None,
+                    rotary=None,
+                )
+                x = _residual(layer.norm_first, cross.norm, x, cross_attention)
+            x = _residual(layer.norm_first, layer.ffn_norm, x, layer.ffn)
         return x if self._final_norm is None else self._final_norm(x)
-
-    @staticmethod
-    def _ffn(layer: _Layer, x: Tensor) -> Tensor:
-        """:meth:`FeedForward.forward` in eval mode."""
-        hidden = layer.activation(F.linear(x, *layer.fc1))
-        if layer.gate is not None:
-            hidden = hidden * F.linear(x, *layer.gate)
-        return F.linear(hidden, *layer.fc2)

@@ -137,6 +137,10 @@ class TransformerStack(nn.Module):
         start: int | Tensor = 0
         if cache is not None:
             start = len(cache) if cache.padding_mask is None else cache.padding_mask.sum(-1)
+            # Decoding says "this token is real" at every step; while nothing cached is
+            # padding either, plain counting gives the same positions in 2 ops, not 6.
+            if cache.padding_mask is None and padding_mask is not None and padding_mask.all():
+                padding_mask = None
         return make_positions(length, padding_mask=padding_mask, start=start, device=device)
 
     def new_cache(self) -> StackCache:
@@ -157,17 +161,22 @@ class TransformerStack(nn.Module):
     ) -> StackOutput:
         batch, length, _ = x.shape
         past = 0 if cache is None else len(cache)
+        on_cpu = x.device.type == "cpu"
         if positions is None:
             positions = self.make_positions(
                 length, padding_mask=padding_mask, cache=cache, device=x.device
             )
 
-        # Decoding passes "this token is real" at every step; while nothing in the cache
-        # is padding either, an all-True mask restricts nothing: drop it rather than grow
-        # and apply a mask at every step.
-        fresh_padding = cache is not None and cache.padding_mask is None
-        if fresh_padding and padding_mask is not None and bool(padding_mask.all()):
-            padding_mask = None
+        # An all-True padding mask restricts nothing: drop it, so attention runs unmasked
+        # (the fused causal kernel, no mask arithmetic). During decoding that holds while
+        # nothing in the cache is padding either; outside decoding (a batch of equal
+        # lengths) it is asked only on a CPU, where asking costs no device sync.
+        if padding_mask is not None:
+            fresh_padding = cache.padding_mask is None if cache is not None else on_cpu
+            if fresh_padding and bool(padding_mask.all()):
+                padding_mask = None
+        if memory_padding_mask is not None and on_cpu and bool(memory_padding_mask.all()):
+            memory_padding_mask = None
 
         # Keys seen by self-attention: the cached ones, then this chunk.
         key_positions, key_padding = positions, padding_mask

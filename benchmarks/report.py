@@ -68,6 +68,7 @@ def run_cases(
         impls = {name: build() for name, build in case.impls.items()}
         timing = run_interleaved(
             impls,
+            reference=next(iter(impls)),  # attnkit, or a variant of it, comes first
             rounds=rounds or case.rounds,
             warmup_calls=case.warmup_calls,
             max_foreign_cores=max_foreign_cores,

@@ -123,11 +123,16 @@ def test_forward_hooks_still_fire_during_decoding():
     assert len(seen) == 1 + (T - 3)  # the prompt chunk, then every step
 
 
-def test_training_mode_and_weight_requests_take_the_layers():
+def test_training_mode_weight_requests_and_autograd_take_the_layers():
     stack = _stack(dropout=0.1).train()
     cache = stack.new_cache()
-    stack(torch.randn(B, 1, D), cache=cache)
+    with torch.no_grad():
+        stack(torch.randn(B, 1, D), cache=cache)
+        assert cache.lean is None
+        stack.eval()
+        stack(torch.randn(B, 1, D), cache=cache, need_weights=True)
+        assert cache.lean is None
+    out = stack(torch.randn(B, 1, D), cache=cache)  # eval, but gradients wanted
     assert cache.lean is None
-    stack.eval()
-    stack(torch.randn(B, 1, D), cache=cache, need_weights=True)
-    assert cache.lean is None
+    out.hidden.sum().backward()
+    assert stack.layers[0].self_attn.q_proj.weight.grad is not None

@@ -219,8 +219,10 @@ class TransformerStack(nn.Module):
             bias = self.position_bias(positions, key_positions).to(x.dtype)  # (B|1,H,T,Tk)
         rotary = None if self.rotary is None else self.rotary(positions)
 
-        # Incremental decoding, one position at a time in eval: the lean path (same maths).
-        if cache is not None and length == 1 and not need_weights and not self.training:
+        # Incremental decoding, one position at a time, in inference (eval mode, no
+        # autograd): the lean path, same maths.
+        lean = not (self.training or need_weights or torch.is_grad_enabled())
+        if lean and cache is not None and length == 1:
             if cache.lean is None:  # built once per decoding run
                 cache.lean = LeanStack.build(self) or False
             if cache.lean:

@@ -100,7 +100,12 @@ def attend(
     empty_rows = None
     if attn_mask is not None:
         empty_rows = ~attn_mask.any(dim=-1, keepdim=True)  # (.., Tq, 1)
-        attn_mask = attn_mask | empty_rows
+        # Usually no row is empty (a causal mask never has one). On a CPU, asking costs
+        # no device sync, and then the fix-ups below (copies of the weights) are skipped.
+        if q.device.type == "cpu" and not bool(empty_rows.any()):
+            empty_rows = None
+        else:
+            attn_mask = attn_mask | empty_rows
 
     if fused:
         sdpa_mask = attn_mask
@@ -123,11 +128,14 @@ def attend(
             repeats = q.shape[1] // k.shape[1]
             k = k.repeat_interleave(repeats, dim=1)  # (B, Hkv, Tk, Dh) -> (B, H, Tk, Dh)
             v = v.repeat_interleave(repeats, dim=1)
-        scores = score(q, k)  # (B, H, Tq, Tk)
-        if bias is not None:
-            scores = scores + bias
-        if attn_mask is not None:
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        if isinstance(score, ScaledDotScore):
+            scores = _scaled_dot_scores(q, k, attn_mask, bias)  # (B, H, Tq, Tk)
+        else:
+            scores = score(q, k)  # (B, H, Tq, Tk)
+            if bias is not None:
+                scores = scores + bias
+            if attn_mask is not None:
+                scores = scores.masked_fill(~attn_mask, float("-inf"))
         # Half-precision scores are normalised in fp32; fp32/fp64 keep their precision.
         low_precision = scores.dtype in (torch.float16, torch.bfloat16)
         weights = torch.softmax(scores.float() if low_precision else scores, dim=-1).to(q.dtype)
@@ -138,6 +146,42 @@ def attend(
     if empty_rows is not None:
         out = out.masked_fill(empty_rows, 0.0)
     return out, weights
+
+
+def _scaled_dot_scores(q: Tensor, k: Tensor, mask: Tensor | None, bias: Tensor | None) -> Tensor:
+    """``q kᵀ / √Dh`` plus the position bias, ``-inf`` where ``mask`` forbids, as one
+    batched matrix product (``baddbmm``): the scale and the additive terms ride inside
+    it, where scaling, adding and masking the ``(B, H, Tq, Tk)`` scores afterwards would
+    each take a pass over them forward and another backward. The same values as
+    :class:`~attnkit.nn.scores.ScaledDotScore` followed by ``+ bias`` and a masked fill.
+
+    Shape:
+        q ``(B, H, Tq, Dh)``, k ``(B, H, Tk, Dh)``; mask bool and bias float, each
+        broadcastable to ``(B, H, Tq, Tk)`` → ``(B, H, Tq, Tk)``.
+    """
+    batch, heads, num_queries, head_dim = q.shape
+    num_keys = k.shape[-2]
+    additive = bias
+    if mask is not None:
+        if additive is None:
+            additive = torch.zeros(mask.shape, dtype=q.dtype, device=q.device)
+        additive = additive.to(q.dtype).masked_fill(~mask, float("-inf"))
+    q3 = q.reshape(batch * heads, num_queries, head_dim)
+    k3 = k.reshape(batch * heads, num_keys, head_dim)
+    if additive is None:
+        start, beta = q3.new_zeros(1, 1, 1), 0.0  # beta 0: nothing is read from it
+    else:
+        while additive.dim() < 4:
+            additive = additive.unsqueeze(0)
+        if additive.shape[0] == 1 and additive.shape[1] == 1:  # shared by every head
+            start = additive.reshape(1, *additive.shape[2:])
+        else:
+            start = additive.expand(batch, heads, -1, -1).reshape(
+                batch * heads, *additive.shape[2:]
+            )
+        beta = 1.0
+    scores = torch.baddbmm(start, q3, k3.transpose(1, 2), beta=beta, alpha=head_dim**-0.5)
+    return scores.view(batch, heads, num_queries, num_keys)
 
 
 class Attention(nn.Module):

@@ -372,21 +372,39 @@ class MultiHeadAttention(nn.Module):
         """
         q_proj, k_proj, v_proj = self.q_proj, self.k_proj, self.v_proj
         if cache is None or torch.is_grad_enabled() or not isinstance(q_proj, nn.Linear):
-            q, k, v = q_proj(x), k_proj(x), v_proj(x)
-        else:
-            if cache.projection is None:
-                bias = None
-                if q_proj.bias is not None:
-                    bias = torch.cat([q_proj.bias, k_proj.bias, v_proj.bias])  # type: ignore[list-item]
-                weight = torch.cat([q_proj.weight, k_proj.weight, v_proj.weight])
-                cache.projection = (weight, bias)
-            qkv = F.linear(x, *cache.projection)  # (B, T, D + 2·Hkv·Dh)
-            if self.num_kv_heads == self.num_heads:  # one view splits all the heads
-                batch, length, _ = x.shape
-                heads = qkv.view(batch, length, 3, self.num_heads, self.head_dim)
-                q, k, v = heads.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, Dh)
-                return q, k, v
-            q, k, v = qkv.split(self._qkv_sizes, dim=-1)
+            return (
+                self._split_heads(q_proj(x), self.num_heads),
+                self._split_heads(k_proj(x), self.num_kv_heads),
+                self._split_heads(v_proj(x), self.num_kv_heads),
+            )
+        if cache.projection is None:
+            cache.projection = self.concatenated_qkv()
+        return self.split_qkv(F.linear(x, *cache.projection))
+
+    def concatenated_qkv(self) -> tuple[Tensor, Tensor | None]:
+        """The Q, K and V projections as one (weight, bias), for one matmul per step.
+
+        Shape:
+            weight ``(D + 2·Hkv·Dh, D)``, bias ``(D + 2·Hkv·Dh,)`` or ``None``.
+        """
+        q_proj, k_proj, v_proj = self.q_proj, self.k_proj, self.v_proj
+        bias = None
+        if q_proj.bias is not None:
+            bias = torch.cat([q_proj.bias, k_proj.bias, v_proj.bias])  # type: ignore[list-item]
+        return torch.cat([q_proj.weight, k_proj.weight, v_proj.weight]), bias  # type: ignore[list-item]
+
+    def split_qkv(self, qkv: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Split the output of :meth:`concatenated_qkv` into Q, K, V heads (views).
+
+        Shape:
+            qkv ``(B, T, D + 2·Hkv·Dh)`` → q ``(B, H, T, Dh)``, k and v ``(B, Hkv, T, Dh)``.
+        """
+        if self.num_kv_heads == self.num_heads:  # one view splits all the heads
+            batch, length, _ = qkv.shape
+            heads = qkv.view(batch, length, 3, self.num_heads, self.head_dim)
+            q, k, v = heads.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, Dh)
+            return q, k, v
+        q, k, v = qkv.split(self._qkv_sizes, dim=-1)
         return (
             self._split_heads(q, self.num_heads),
             self._split_heads(k, self.num_kv_heads),

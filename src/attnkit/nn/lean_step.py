@@ -64,12 +64,8 @@ class _Attention:
 
     @classmethod
     def of(cls, module: MultiHeadAttention, norm: Norm, *, cross: bool) -> _Attention:
-        q, k, v = module.q_proj, module.k_proj, module.v_proj
-        if cross:
-            proj = (q.weight, q.bias)
-        else:
-            bias = None if q.bias is None else torch.cat([q.bias, k.bias, v.bias])
-            proj = (torch.cat([q.weight, k.weight, v.weight]), bias)
+        q = module.q_proj
+        proj = (q.weight, q.bias) if cross else module.concatenated_qkv()
         fused = isinstance(module.score, ScaledDotScore)
         out = (module.out_proj.weight, module.out_proj.bias)
         return cls(module, proj, out, norm, fused)
@@ -139,12 +135,13 @@ def _attention(
     x: Tensor,
     cache: KVCache,
     *,
-    memory: Tensor | None,
-    mask: Tensor | None,
-    bias: Tensor | None,
-    rotary: tuple[Tensor, Tensor] | None,
+    memory: Tensor | None = None,
+    mask: Tensor | None = None,
+    bias: Tensor | None = None,
+    rotary: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
-    """Attention of the new positions: the maths of :meth:`MultiHeadAttention.forward`.
+    """Attention of the new positions: the maths of :meth:`MultiHeadAttention.forward`
+    (cross-attention when ``memory`` is given).
 
     Shape:
         x ``(B, T, D)`` → ``(B, T, D)``.
@@ -154,14 +151,7 @@ def _attention(
     heads, kv_heads, head_dim = module.num_heads, module.num_kv_heads, module.head_dim
     projected = F.linear(x, *a.proj)
     if memory is None:
-        if kv_heads == heads:  # one view splits all the heads
-            split = projected.view(batch, length, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
-            q, k, v = split.unbind(0)  # each (B, H, T, Dh)
-        else:
-            q, k, v = (
-                part.view(batch, length, -1, head_dim).transpose(1, 2)
-                for part in projected.split(module._qkv_sizes, dim=-1)
-            )
+        q, k, v = module.split_qkv(projected)  # (B, H, T, Dh), (B, Hkv, T, Dh) ×2
         if rotary is not None:
             q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         k, v = cache.append(k, v)  # (B, Hkv, T_cached + T, Dh)
@@ -235,26 +225,14 @@ class LeanStack:
         """
         for index, layer in enumerate(self._layers):
             attn, cross = layer.self_attn, layer.cross_attn
-            self_attention = partial(
-                _attention,
-                attn,
-                cache=cache.self_attn[index],
-                memory=None,
-                mask=self_mask,
-                bias=position_bias,
-                rotary=rotary,
+            own_keys = cache.self_attn[index]
+            attend = partial(
+                _attention, attn, cache=own_keys, mask=self_mask, bias=position_bias, rotary=rotary
             )
-            x = _residual(layer.norm_first, attn.norm, x, self_attention)
+            x = _residual(layer.norm_first, attn.norm, x, attend)
             if cross is not None:
-                cross_attention = partial(
-                    _attention,
-                    cross,
-                    cache=cache.cross_attn[index],
-                    memory=memory,
-                    mask=memory_mask,
-                    bias=None,
-                    rotary=None,
-                )
-                x = _residual(layer.norm_first, cross.norm, x, cross_attention)
+                source = cache.cross_attn[index]
+                attend = partial(_attention, cross, cache=source, memory=memory, mask=memory_mask)
+                x = _residual(layer.norm_first, cross.norm, x, attend)
             x = _residual(layer.norm_first, layer.ffn_norm, x, layer.ffn)
         return x if self._final_norm is None else self._final_norm(x)

@@ -46,6 +46,11 @@ class Seq2SeqStep(Protocol):
 
     ``encode(src (B, S))`` returns an object with ``reorder(index)``;
     ``decode_step(tgt (B, T_new), encoded, cache)`` returns logits ``(B, T_new, V)``.
+
+    Optional: a model whose ``decode_step`` also takes an ``encoded`` of ``B / g`` rows,
+    each shared by ``g`` consecutive ``tgt`` rows, says so with a class attribute
+    ``accepts_shared_source = True``; beam search then keeps one encoding per sentence
+    (and its cache's ``reorder_beams(index, source_rows)`` selects those rows).
     """
 
     def encode(self, src: Any) -> Any: ...

@@ -476,6 +476,8 @@ def test_beams_leave_the_cross_attention_caches_in_place(monkeypatch):
         return cache
 
     monkeypatch.setattr(model, "new_cache", counting_cache)
+    # One source copy per beam, as the reorder-only cache below needs: the same maths.
+    monkeypatch.setattr(type(model), "accepts_shared_source", False)
     fast = search(model, src, **options)
     assert moved["self"] > moved["cross"]
     steps = moved["self"] // len(model.decoder.layers)
@@ -502,3 +504,38 @@ def test_beams_leave_the_cross_attention_caches_in_place(monkeypatch):
     slow = search(model, src, **options)
     assert fast.tokens == slow.tokens
     torch.testing.assert_close(fast.scores, slow.scores, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("positional", ["sinusoidal", "rope"])
+def test_beams_share_one_encoding_per_sentence(monkeypatch, positional):
+    """The K beams of a sentence attend over one copy of its source (the cross-attention
+    caches hold a row per sentence, not per beam) and find what K copies find."""
+    model = tiny_transformer(positional)
+    src = right_pad(sources())
+    options = {"beam_size": 4, "n_best": 2, "length_penalty": 0.6}
+    source_rows = []
+    new_cache = model.new_cache
+
+    def watching_cache():
+        cache = new_cache()
+        original = cache.reorder_beams
+
+        def reorder_beams(index, source_rows_now=None):
+            source_rows.append(cache.cross_attn[0].keys.shape[0])
+            original(index, source_rows_now)
+
+        cache.reorder_beams = reorder_beams
+        return cache
+
+    monkeypatch.setattr(model, "new_cache", watching_cache)
+    shared = search(model, src, **options)
+    assert source_rows[0] == src.shape[0]  # one row per sentence, not 4 per sentence
+    assert source_rows[-1] < source_rows[0]  # and only the sentences still searching
+
+    monkeypatch.setattr(type(model), "accepts_shared_source", False)
+    source_rows.clear()
+    copied = search(model, src, **options)
+    assert source_rows[0] == 4 * src.shape[0]
+    assert shared.tokens == copied.tokens
+    torch.testing.assert_close(shared.scores, copied.scores, atol=1e-5, rtol=0)
+    torch.testing.assert_close(shared.log_probs, copied.log_probs, atol=1e-5, rtol=0)

@@ -1,10 +1,13 @@
 """Beam search for encoder–decoder models, batched over sentences and beams.
 
 Every sentence keeps ``K = beam_size`` hypotheses; all ``B·K`` of them run through the
-decoder as one batch. The source is encoded once and its rows repeated ``K`` times
-(``encoded.reorder``); one decoder cache follows the hypotheses (``cache.reorder``, or
-``cache.reorder_beams``, which leaves the cross-attention keys where they are) as they
-are extended, reshuffled and pruned. Sentences that are done leave the batch.
+decoder as one batch. The source is encoded once. A model that says
+``accepts_shared_source`` (the Transformers) keeps one encoding per sentence, which its
+``K`` beams share, so cross-attention reads each source once per step instead of ``K``
+times; for other models its rows are repeated ``K`` times (``encoded.reorder``). One
+decoder cache follows the hypotheses (``cache.reorder``, or ``cache.reorder_beams``,
+which leaves the cross-attention keys where they are) as they are extended, reshuffled
+and pruned. Sentences that are done leave the batch.
 
 One step (fairseq's rules), for each sentence with active hypotheses ``h_1 … h_K``:
 
@@ -161,20 +164,29 @@ def beam_search(
     scores[:, 0] = 0.0  # one empty hypothesis per sentence; the -inf copies never survive
     history = torch.full((src.shape[0] * k, 1), bos_id, dtype=torch.long, device=device)
 
+    # One encoding per sentence, shared by its beams, when the model and its cache can
+    # take that; otherwise one copy per beam.
+    shared = getattr(model, "accepts_shared_source", False) and hasattr(cache, "reorder_beams")
+
     # Inference mode (cheaper small operations); only Python values leave the loop.
     with cpu_decoding(src.shape[0] * k, device), torch.inference_mode():
-        encoded = encode_source(model, src, src_padding_mask)
-        encoded = encoded.reorder(sentences.repeat_interleave(k))  # (N·K) rows
+        encoded = encode_source(model, src, src_padding_mask)  # N rows
+        if not shared:
+            encoded = encoded.reorder(sentences.repeat_interleave(k))  # (N·K) rows
         for step in range(1, max_len + 1):  # step = tokens per hypothesis after this step
             n = sentences.numel()
             logits = model.decode_step(history[:, -1:], encoded, cache)[:, -1]  # (N·K, V)
-            log_probs = logits.float().log_softmax(dim=-1)  # (N·K, V)
-            vocab = log_probs.shape[-1]
+            logits = logits.float()
+            vocab = logits.shape[-1]
+            # score + log p(w) = score + logit(w) − logsumexp(logits): added to the logits
+            # in place, one pass over the (N·K, V) matrix where log_softmax and the
+            # addition would take two and a fresh matrix each.
+            offsets = scores - logits.logsumexp(dim=-1).view(n, k)  # (N, K)
+            candidates = logits.view(n, k, vocab).add_(offsets.unsqueeze(-1))  # (N, K, V)
             if pad_id != eos_id:
-                log_probs[:, pad_id] = -math.inf
+                candidates[:, :, pad_id] = -math.inf
             if step <= min_len:
-                log_probs[:, eos_id] = -math.inf
-            candidates = scores.unsqueeze(-1) + log_probs.view(n, k, vocab)  # (N, K, V)
+                candidates[:, :, eos_id] = -math.inf
             top_scores, top_index = candidates.view(n, k * vocab).topk(min(2 * k, k * vocab))
             top_beams, top_tokens = top_index // vocab, top_index % vocab  # (N, 2K) best first
             is_eos = top_tokens == eos_id
@@ -216,17 +228,19 @@ def beam_search(
                 break
             alive = torch.tensor(keep, device=device).nonzero().squeeze(1)  # (N',)
             index = rows[alive].view(-1)  # (N'·K,) rows of the current batch
-            kept_rows = None  # beams of one sentence share its encoder rows
+            source_rows = None  # the encoder rows of the sentences still searching
             if alive.numel() < n:
-                kept_rows = (alive.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)
+                source_rows = alive
+                if not shared:  # K copies per sentence
+                    source_rows = (alive.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)
             if hasattr(cache, "reorder_beams"):  # leaves per-sentence state in place
-                cache.reorder_beams(index, kept_rows)
+                cache.reorder_beams(index, source_rows)
             else:
                 cache.reorder(index)
             history = torch.cat([history[index], new_tokens[alive].view(-1, 1)], dim=1)
             scores = scores[alive]
-            if kept_rows is not None:
-                encoded = encoded.reorder(kept_rows)
+            if source_rows is not None:
+                encoded = encoded.reorder(source_rows)
                 sentences = sentences[alive]
 
     return _collect(finished, n_best, device)

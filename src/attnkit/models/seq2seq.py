@@ -52,6 +52,9 @@ class Transformer(nn.Module):
 
     # Training computes the loss fused with the output projection (return_logits=False).
     fused_loss: ClassVar[bool] = True
+    # decode_step takes a source with fewer rows than tgt, shared by consecutive tgt rows
+    # (cross-attention folds them together): beam search keeps one copy per sentence.
+    accepts_shared_source: ClassVar[bool] = True
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()

@@ -19,6 +19,8 @@ Transformer, so greedy and beam search decode it unchanged.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -125,6 +127,9 @@ class ImageCaptioner(nn.Module):
         >>> model(torch.zeros(2, 1, 28, 84), torch.ones(2, 4, dtype=torch.long)).logits.shape
         torch.Size([2, 4, 20])
     """
+
+    # decode_step takes image encodings shared by consecutive caption rows (beam search).
+    accepts_shared_source: ClassVar[bool] = True
 
     def __init__(self, config: ImageCaptionerConfig):
         super().__init__()

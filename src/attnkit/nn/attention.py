@@ -71,9 +71,13 @@ def attend(
 
     Args:
         q, k, v: queries, keys, values. ``k``/``v`` may have fewer heads than ``q``
-            (grouped-query attention) if ``H`` is a multiple of ``Hkv``.
+            (grouped-query attention) if ``H`` is a multiple of ``Hkv``, and fewer batch
+            rows if ``B`` is a multiple of ``Bkv``: consecutive groups of ``B / Bkv``
+            query rows then share one key/value row (the beams of a sentence share its
+            source), which attends over each source once instead of once per beam.
         score: a score function from :mod:`attnkit.nn.scores`.
-        attn_mask: bool, ``True`` = may attend, broadcastable to ``(B, H, Tq, Tk)``.
+        attn_mask: bool, ``True`` = may attend, broadcastable to ``(B, H, Tq, Tk)``
+            (to ``(Bkv, H, 1, Tk)`` when query rows share key rows).
         bias: float term added to the scores (relative positions, ALiBi), broadcastable
             to ``(B, H, Tq, Tk)``.
         is_causal: apply a causal mask aligned to the last query (combined with
@@ -82,9 +86,23 @@ def attend(
         need_weights: also return the weights (before dropout).
 
     Shape:
-        q ``(B, H, Tq, Dh)``, k ``(B, Hkv, Tk, Dh)``, v ``(B, Hkv, Tk, Dv)`` →
+        q ``(B, H, Tq, Dh)``, k ``(B|Bkv, Hkv, Tk, Dh)``, v ``(B|Bkv, Hkv, Tk, Dv)`` →
         output ``(B, H, Tq, Dv)``, weights ``(B, H, Tq, Tk)`` or ``None``.
     """
+    groups = _row_groups(q, k, attn_mask=attn_mask, bias=bias, is_causal=is_causal)
+    if groups > 1:
+        # On a CPU the explicit products beat the flash kernel (×2 for 4 beams over 64
+        # source keys); asking for the weights selects them, and they are computed anyway.
+        out, weights = attend(
+            _fold_rows(q, groups),
+            k,
+            v,
+            score=score,
+            attn_mask=attn_mask,
+            dropout=dropout,
+            need_weights=need_weights or q.device.type == "cpu",
+        )
+        return _unfold_rows(out, groups), _unfold_rows(weights, groups) if need_weights else None
     num_queries, num_keys = q.shape[-2], k.shape[-2]
     # With dropout on a CPU the fused kernel falls back to its own unfused maths anyway,
     # drawing a Bernoulli sample per weight; the explicit path uses the cheap masks.
@@ -146,6 +164,51 @@ def attend(
     if empty_rows is not None:
         out = out.masked_fill(empty_rows, 0.0)
     return out, weights
+
+
+def _row_groups(
+    q: Tensor, k: Tensor, *, attn_mask: Tensor | None, bias: Tensor | None, is_causal: bool
+) -> int:
+    """How many query rows share each key/value row (1: one each); ``ValueError`` when
+    the rows do not divide or the sharing meets a per-query term it cannot fold."""
+    rows, key_rows = q.shape[0], k.shape[0]
+    if rows == key_rows:
+        return 1
+    if key_rows == 0 or rows % key_rows:
+        raise ValueError(
+            f"queries have {rows} batch rows but keys {key_rows}; keys need as many rows "
+            "as the queries, or a divisor of that (query rows sharing a key row)"
+        )
+    per_query = attn_mask is not None and attn_mask.dim() >= 2 and attn_mask.shape[-2] != 1
+    if is_causal or bias is not None or per_query:
+        raise ValueError(
+            "query rows sharing key rows cannot take a causal mask, a position bias or a "
+            "mask with a query axis; repeat the keys to one row per query row"
+        )
+    return rows // key_rows
+
+
+def _fold_rows(q: Tensor, groups: int) -> Tensor:
+    """Stack each group of query rows along the query axis, so that they meet their
+    shared key row in one product.
+
+    Shape:
+        ``(Bkv·g, H, Tq, Dh)`` → ``(Bkv, H, g·Tq, Dh)``.
+    """
+    rows, heads, length, width = q.shape
+    grouped = q.view(rows // groups, groups, heads, length, width).transpose(1, 2)
+    return grouped.reshape(rows // groups, heads, groups * length, width)
+
+
+def _unfold_rows(x: Tensor, groups: int) -> Tensor:
+    """Undo :func:`_fold_rows` on a result.
+
+    Shape:
+        ``(Bkv, H, g·Tq, N)`` → ``(Bkv·g, H, Tq, N)``.
+    """
+    key_rows, heads, folded, width = x.shape
+    split = x.view(key_rows, heads, groups, folded // groups, width).transpose(1, 2)
+    return split.reshape(key_rows * groups, heads, folded // groups, width)
 
 
 def _scaled_dot_scores(q: Tensor, k: Tensor, mask: Tensor | None, bias: Tensor | None) -> Tensor:
@@ -304,7 +367,9 @@ class MultiHeadAttention(nn.Module):
         bool; position_bias float broadcastable to ``(B, H, Tq, Tk)``; rotary
         ``(cos, sin)`` each ``(B|1, 1, Tq, head_dim)`` →
         output ``(B, Tq, D)``, weights ``(B, H, Tq, Tk)`` when ``need_weights``.
-        With a cache, ``Tk`` counts the cached keys too.
+        With a cache, ``Tk`` counts the cached keys too. Cross-attention keys may have
+        ``B / g`` rows, shared by ``g`` consecutive query rows (see :func:`attend`); the
+        masks then have the keys' rows.
 
     Example:
         >>> mha = MultiHeadAttention(d_model=16, num_heads=4)
@@ -466,17 +531,18 @@ class MultiHeadAttention(nn.Module):
         if rotary is not None:
             q = apply_rotary(q, *rotary)
 
-        num_keys = k.shape[-2]
+        # Masks describe the keys' rows (fewer than the queries' when rows share a source).
+        key_rows, num_keys = k.shape[0], k.shape[-2]
         check_mask(
             attn_mask,
             "attn_mask",
-            batch_size=batch,
+            batch_size=key_rows,
             num_heads=self.num_heads,
             num_queries=num_queries,
             num_keys=num_keys,
         )
         check_key_padding_mask(
-            key_padding_mask, "key_padding_mask", batch_size=batch, num_keys=num_keys
+            key_padding_mask, "key_padding_mask", batch_size=key_rows, num_keys=num_keys
         )
         if attn_mask is not None and attn_mask.dim() == 3:
             attn_mask = attn_mask.unsqueeze(1)  # (B, Tq, Tk) -> (B, 1, Tq, Tk)

@@ -101,8 +101,8 @@ class KVCache:
 
         Beam search reorders every step with the batch size unchanged: rows are then
         gathered into a second buffer kept for the purpose and the two are swapped, so
-        no step allocates (fresh memory costs page faults) and the copy runs as one
-        contiguous row gather.
+        no step allocates (fresh memory costs page faults), and only the filled
+        positions are copied (on average half the capacity).
 
         Shape:
             index ``(B_new,)`` long, rows of the current batch.
@@ -118,9 +118,9 @@ class KVCache:
         if self._spare is None or self._spare[0].shape != self._keys.shape:
             self._spare = (torch.empty_like(self._keys), torch.empty_like(self._values))
         spare_keys, spare_values = self._spare
-        rows = index.numel()
-        torch.index_select(self._keys.view(rows, -1), 0, index, out=spare_keys.view(rows, -1))
-        torch.index_select(self._values.view(rows, -1), 0, index, out=spare_values.view(rows, -1))
+        filled = self._length
+        torch.index_select(self.keys, 0, index, out=spare_keys[:, :, :filled])  # type: ignore[arg-type]
+        torch.index_select(self.values, 0, index, out=spare_values[:, :, :filled])  # type: ignore[arg-type]
         self._spare = (self._keys, self._values)
         self._keys, self._values = spare_keys, spare_values
 
@@ -168,7 +168,9 @@ class StackCache:
         ``index``. This saves copying the whole projected source at every step.
 
         Shape:
-            index ``(B_new,)`` long; source_rows ``(B_new,)`` long or ``None``.
+            index ``(B_new,)`` long; source_rows ``(S_new,)`` long (rows of the
+            cross-attention caches: one per beam, or one per sentence when beams share
+            their source) or ``None``.
         """
         for cache in self.self_attn:
             cache.reorder(index)

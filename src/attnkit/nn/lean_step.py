@@ -163,9 +163,9 @@ def _attention(
                 module._split_heads(module.v_proj(memory), kv_heads),
             )
         k, v = cache.keys, cache.values  # type: ignore[assignment]
-    if a.fused and mask is None and bias is None:
+    if a.fused and mask is None and bias is None and k.shape[0] == batch:
         out = F.scaled_dot_product_attention(q, k, v, enable_gqa=kv_heads != heads)
-    else:  # masks (rows with no allowed key), position biases, other scores
+    else:  # masks, position biases, other scores, query rows sharing a source row
         out, _ = attend(q, k, v, score=module.score, attn_mask=mask, bias=bias)
     out = out.transpose(1, 2).reshape(batch, length, width)  # (B, T, D)
     return F.linear(out, *a.out)

@@ -129,7 +129,11 @@ def test_decoder_lm_cache_records_positions_and_padding(positional):
     model.decode_step(prompt, cache, padding_mask=prompt != PAD)
     model.decode_step(torch.tensor([[9], [9]]), cache)
     assert cache.padding_mask.tolist() == [[False, False, True, True, True], [True] * 5]
-    assert cache.positions[:, -1].tolist() == [2, 4]
+    assert model.decoder.make_positions(1, cache=cache)[:, -1].tolist() == [3, 5]  # next step
+    if model.decoder.position_bias is not None:  # key positions kept for the bias only
+        assert cache.positions[:, -1].tolist() == [2, 4]
+    else:
+        assert cache.positions is None
     for layer in cache.self_attn:
         assert layer.keys.shape == (2, 4, 5, 4)  # (B, Hkv, T, Dh)
 

@@ -184,7 +184,13 @@ def test_stack_cache_left_padded_prompt(positional):
     cache = stack.new_cache()
     first = stack(padded, padding_mask=real, cache=cache).hidden
     steps = [stack(new[:, t : t + 1], cache=cache).hidden for t in range(2)]
-    assert cache.positions[:, -1].tolist() == [n + 1 for n in lengths]
+    # The next step continues each sequence's own count, after its real tokens only.
+    upcoming = stack.make_positions(1, cache=cache)
+    assert upcoming[:, -1].tolist() == [n + 2 for n in lengths]
+    if positional in ("alibi", "relative"):  # kept for the position bias
+        assert cache.positions[:, -1].tolist() == [n + 1 for n in lengths]
+    else:  # nothing reads them: not kept
+        assert cache.positions is None
 
     for b, prompt in enumerate(prompts):
         alone = stack(torch.cat([prompt, new[b : b + 1]], dim=1)).hidden[0]

@@ -131,7 +131,8 @@ class StackCache:
     Attributes:
         self_attn: one :class:`KVCache` per layer.
         cross_attn: one :class:`KVCache` per layer (empty list without cross-attention).
-        positions: positions of the keys seen so far, ``(B, T)`` long, or ``None``.
+        positions: positions of the keys seen so far, ``(B, T)`` long, kept only for a
+            stack with a position bias (relative, ALiBi); else ``None``.
         padding_mask: which keys seen so far are real tokens, ``(B, T)`` bool, or ``None``.
         lean: the stack's :class:`~attnkit.nn.lean_step.LeanStack` for this decoding
             run, built at its first single-position step (``False`` when the stack is a

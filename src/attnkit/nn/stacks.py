@@ -181,10 +181,15 @@ class TransformerStack(nn.Module):
         # Keys seen by self-attention: the cached ones, then this chunk.
         key_positions, key_padding = positions, padding_mask
         if cache is not None:
-            if cache.positions is not None:
-                key_positions = torch.cat(
-                    [cache.positions.expand(batch, -1), positions.expand(batch, -1)], dim=1
-                )
+            # Only a position bias reads the keys' positions (the rest count from the
+            # cache's length): keep them for it alone, saving a concatenation per step.
+            if self.position_bias is not None:
+                if cache.positions is not None:
+                    key_positions = torch.cat(
+                        [cache.positions.expand(batch, -1), positions.expand(batch, -1)], dim=1
+                    )
+                # (B, Tk) even when positions broadcast as (1, T): beams reorder rows.
+                cache.positions = key_positions.expand(batch, -1)
             if padding_mask is not None or cache.padding_mask is not None:
                 old = cache.padding_mask
                 if old is None:
@@ -193,8 +198,6 @@ class TransformerStack(nn.Module):
                 if new is None:
                     new = torch.ones(batch, length, dtype=torch.bool, device=x.device)
                 key_padding = torch.cat([old, new], dim=1)  # (B, past + T)
-            # (B, Tk) even when positions broadcast as (1, T): beams reorder rows.
-            cache.positions = key_positions.expand(batch, -1)
             cache.padding_mask = key_padding
 
         # One boolean self-attention mask; the fused causal kernel when nothing else applies.

@@ -70,7 +70,7 @@ def _translation_batch(batch: int, length: int, vocab: int) -> dict[str, torch.T
     gen = torch.Generator().manual_seed(0)
     src = torch.randint(3, vocab, (batch, length), generator=gen)
     tgt = torch.randint(3, vocab, (batch, length + 1), generator=gen)
-    return {"src": src, "tgt_in": tgt[:, :-1], "labels": tgt[:, 1:]}
+    return {"src": src, "tgt": tgt[:, :-1], "labels": tgt[:, 1:]}
 
 
 def _lm_batch(batch: int, length: int, vocab: int) -> dict[str, torch.Tensor]:
@@ -146,12 +146,12 @@ def _enc_dec_train(impl: str) -> Impl:
             model = TorchSeq2Seq(**size).train()
 
             def forward(m, b):
-                return m(b["src"], b["tgt_in"])
+                return m(b["src"], b["tgt"])
         else:
             model = hf_bart(**size).train()
 
             def forward(m, b):
-                return m(input_ids=b["src"], decoder_input_ids=b["tgt_in"]).logits
+                return m(input_ids=b["src"], decoder_input_ids=b["tgt"]).logits
 
         call = _peer_step(model, forward, batch, label_smoothing=LABEL_SMOOTHING)
     return Impl(call, work_per_call=ENC_DEC_BATCH * ENC_DEC_LEN, calls_per_round=2)

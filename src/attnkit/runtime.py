@@ -13,14 +13,12 @@ import os
 import platform
 import random
 import re
-from collections.abc import Iterator
 
 import torch
 
 __all__ = [
     "DistributedContext",
     "autocast",
-    "cpu_decoding",
     "describe_environment",
     "init_distributed",
     "resolve_precision",
@@ -29,41 +27,6 @@ __all__ = [
 ]
 
 _DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-
-# Incremental decoding of at most this many rows runs on one intra-op thread on a CPU:
-# its per-step matrix products are so small that waking and joining a second thread
-# costs more than it saves (docs/benchmarks.md has the measurement). Changing the
-# thread count costs ~1 ms, so it is done once per decoding call, never per step.
-DECODE_SINGLE_THREAD_ROWS = 4
-
-
-@contextlib.contextmanager
-def cpu_decoding(rows: int, device: torch.device) -> Iterator[None]:
-    """Set a CPU up for a decoding loop over ``rows`` sequences; undo it afterwards.
-
-    * One intra-op thread when the rows are few (:data:`DECODE_SINGLE_THREAD_ROWS`).
-    * oneDNN off: for the tiny tensors of a decoding step its per-call setup dominates
-      (exact GELU on 512 numbers: ~16 µs through oneDNN, ~1 µs natively, measured
-      here). Training keeps it: on large tensors oneDNN's GELU is ~1.3× faster.
-
-    Nothing changes on other devices.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    before, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    few = rows <= DECODE_SINGLE_THREAD_ROWS and before > 1
-    if few:
-        torch.set_num_threads(1)
-    # Set directly: torch.backends.mkldnn.flags() also resets TF32 and warns about it.
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = onednn
-        if few:
-            torch.set_num_threads(before)
-
 
 _CUDA_INDEXED = re.compile(r"cuda:(\d+)")
 

@@ -398,5 +398,5 @@ def test_generated_tokens_are_ordinary_tensors_that_train():
     streamed = list(stream(model, prompt, max_new_tokens=4, temperature=0.0))
     assert not out.is_inference() and not any(t.is_inference() for t in streamed)
     model.train()
-    model(out[:, :-1], targets=out[:, 1:]).loss.backward()  # an ordinary training step
+    model(out[:, :-1], labels=out[:, 1:]).loss.backward()  # an ordinary training step
     assert model.embedding.token.weight.grad is not None

@@ -35,7 +35,7 @@ def test_norm_none_removes_every_norm_and_post_ln_differs_from_pre_ln():
     assert not any(isinstance(m, torch.nn.LayerNorm) for m in bare.modules())
     batch = task.batch(4, torch.Generator().manual_seed(0))
     outputs = [
-        make_transformer(task, seed=0, norm_first=first)(batch["src"], batch["tgt_in"])
+        make_transformer(task, seed=0, norm_first=first)(batch["src"], batch["tgt"])
         for first in (True, False)
     ]
     logits = [o.logits if hasattr(o, "logits") else o for o in outputs]

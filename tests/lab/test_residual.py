@@ -33,7 +33,7 @@ def test_without_residuals_the_output_no_longer_contains_the_input_path():
     task = SymbolTask("reverse", max_len=6)
     batch = task.batch(4, torch.Generator().manual_seed(0))
     with_res, without = (
-        make_transformer(task, seed=0, residual=flag)(batch["src"], batch["tgt_in"])
+        make_transformer(task, seed=0, residual=flag)(batch["src"], batch["tgt"])
         for flag in (True, False)
     )
     logits = [o.logits if hasattr(o, "logits") else o for o in (with_res, without)]

@@ -251,7 +251,7 @@ def test_loss_is_cross_entropy_of_logits(family):
     else:
         labels = _tokens(2, 6, seed=3)
         labels[1, :3] = -100
-        out = _run(model, family, targets=labels)
+        out = _run(model, family, labels=labels)
     expected = F.cross_entropy(out.logits.reshape(-1, out.logits.shape[-1]), labels.reshape(-1))
     torch.testing.assert_close(out.loss, expected, atol=1e-6, rtol=0)
     assert out.loss.dim() == 0
@@ -322,7 +322,7 @@ def test_decoder_lm_learns_a_repeated_pattern():
     def batch(n):
         start = torch.randint(0, 5, (n, 1), generator=g)
         seq = (start + torch.arange(13)) % 5 + 2  # 2 3 4 5 6 2 3 …, random phase
-        return {"tokens": seq[:, :-1], "targets": seq[:, 1:]}
+        return {"tokens": seq[:, :-1], "labels": seq[:, 1:]}
 
     def batches():
         while True:
@@ -335,7 +335,7 @@ def test_decoder_lm_learns_a_repeated_pattern():
     with torch.no_grad():
         out = model(**held_out)
     assert out.loss.item() < 0.2 * before, (before, out.loss.item())
-    assert (out.logits.argmax(-1) == held_out["targets"]).float().mean() > 0.95
+    assert (out.logits.argmax(-1) == held_out["labels"]).float().mean() > 0.95
 
 
 def test_seq2seq_learns_to_copy():

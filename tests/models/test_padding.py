@@ -119,10 +119,10 @@ def test_decoder_lm_padded_loss_is_token_weighted_mean(positional, side):
     tokens, mask = _pad(seqs, side)
     targets = tokens.roll(-1, dims=1).masked_fill(~mask | ~mask.roll(-1, dims=1), -100)
     targets[:, -1] = -100  # the roll wrapped around
-    loss = model(tokens, targets=targets).loss
+    loss = model(tokens, labels=targets).loss
     total, count = 0.0, 0
     for row, seq in enumerate(seqs):
-        alone = model(seq[None], targets=_real(targets, mask, row)[None]).loss
+        alone = model(seq[None], labels=_real(targets, mask, row)[None]).loss
         n = int((targets[row] != -100).sum())
         total, count = total + float(alone) * n, count + n
     assert torch.isclose(loss, torch.tensor(total / count), atol=1e-5, rtol=0)
@@ -203,10 +203,10 @@ def test_decoder_lm_loss_finite_with_an_all_ignored_row():
     tokens = torch.randint(1, V, (3, 5), generator=torch.Generator().manual_seed(0))
     targets = tokens.roll(-1, dims=1)
     targets[1] = -100
-    loss = model(tokens, targets=targets).loss
+    loss = model(tokens, labels=targets).loss
     assert torch.isfinite(loss)
     keep = torch.tensor([0, 2])
-    expected = model(tokens[keep], targets=targets[keep]).loss
+    expected = model(tokens[keep], labels=targets[keep]).loss
     torch.testing.assert_close(loss, expected, atol=1e-6, rtol=0)
 
 
@@ -237,6 +237,6 @@ def test_gradients_finite_with_padding_and_an_all_ignored_row():
     tokens, mask = _pad(_seqs(lengths=(5, 2, 4)), "left")
     targets = tokens.masked_fill(~mask, -100)
     targets[2] = -100
-    model(tokens, targets=targets, padding_mask=mask, need_weights=True).loss.backward()
+    model(tokens, labels=targets, padding_mask=mask, need_weights=True).loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is None or torch.isfinite(p.grad).all(), name

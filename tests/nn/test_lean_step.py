@@ -1,4 +1,4 @@
-"""The lean decoding step (``nn/lean_step.py``) computes what the layers' forward does.
+"""The lean decoding step (``nn/fast/lean_step.py``) computes what the layers' forward does.
 
 Every layer variant it covers is decoded one position at a time twice — through
 :class:`LeanStack` and through the layers' own forward — and checked against the full
@@ -11,11 +11,19 @@ import itertools
 import pytest
 import torch
 
-from attnkit.nn import TransformerStack
-from attnkit.nn.lean_step import LeanStack
+from attnkit.nn import TransformerStack, fast
+from attnkit.nn.fast.lean_step import LeanStack, built_for
 
 B, T, D, H, FF = 3, 7, 16, 4, 32
 ATOL = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def fast_paths():
+    """The lean step is part of the speed seam: test it with the seam on, whatever
+    ATTNKIT_REFERENCE says (``_decode(lean=False)`` switches it off for the reference)."""
+    with fast.reference_mode(False):
+        yield
 
 
 def _stack(**options) -> TransformerStack:
@@ -27,11 +35,10 @@ def _stack(**options) -> TransformerStack:
 def _decode(stack, x, *, lean: bool, memory=None, memory_real=None, prompt=3):
     """A prompt chunk, then one position per call; returns all outputs and the cache."""
     cache = stack.new_cache()
-    if not lean:
-        cache.lean = False  # the layers' forward at every step
     kwargs = {"memory": memory, "memory_padding_mask": memory_real}
-    outs = [stack(x[:, :prompt], cache=cache, **kwargs).hidden]
-    outs += [stack(x[:, t : t + 1], cache=cache, **kwargs).hidden for t in range(prompt, T)]
+    with fast.reference_mode(not lean):  # off: the reference layers' forward at every step
+        outs = [stack(x[:, :prompt], cache=cache, **kwargs).hidden]
+        outs += [stack(x[:, t : t + 1], cache=cache, **kwargs).hidden for t in range(prompt, T)]
     return torch.cat(outs, dim=1), cache
 
 
@@ -49,7 +56,7 @@ def test_lean_steps_equal_the_layers_and_the_full_forward(options):
     stack = _stack(**options)
     x = torch.randn(B, T, D)
     lean, cache = _decode(stack, x, lean=True)
-    assert isinstance(cache.lean, LeanStack), "the lean path was not taken"
+    assert isinstance(built_for(cache), LeanStack), "the lean path was not taken"
     layers, _ = _decode(stack, x, lean=False)
     torch.testing.assert_close(lean, layers, atol=ATOL, rtol=0)
     torch.testing.assert_close(lean, stack(x).hidden, atol=ATOL, rtol=0)
@@ -62,7 +69,7 @@ def test_lean_steps_with_positions_and_grouped_heads(positional, num_kv_heads):
     stack = _stack(positional=positional, num_kv_heads=num_kv_heads, norm_first=True)
     x = torch.randn(B, T, D)
     lean, cache = _decode(stack, x, lean=True)
-    assert isinstance(cache.lean, LeanStack)
+    assert isinstance(built_for(cache), LeanStack)
     torch.testing.assert_close(lean, stack(x).hidden, atol=ATOL, rtol=0)
 
 
@@ -74,7 +81,7 @@ def test_lean_steps_with_cross_attention_over_padded_memory(norm_first, score):
     x, memory = torch.randn(B, T, D), torch.randn(B, 5, D)
     real = torch.tensor([[True] * 5, [True] * 2 + [False] * 3, [True] * 4 + [False]])
     lean, cache = _decode(stack, x, lean=True, memory=memory, memory_real=real)
-    assert isinstance(cache.lean, LeanStack)
+    assert isinstance(built_for(cache), LeanStack)
     assert all(c.filled and len(c) == 5 for c in cache.cross_attn)
     full = stack(x, memory=memory, memory_padding_mask=real).hidden
     torch.testing.assert_close(lean, full, atol=ATOL, rtol=0)
@@ -93,7 +100,7 @@ def test_lean_steps_from_the_first_position_with_left_padding():
         stack(x[:, t : t + 1], padding_mask=real[:, t : t + 1], cache=cache).hidden
         for t in range(3, T)
     ]
-    assert isinstance(cache.lean, LeanStack)
+    assert isinstance(built_for(cache), LeanStack)
     full = stack(x, padding_mask=real).hidden
     torch.testing.assert_close(torch.cat(steps, dim=1), full[:, 3:], atol=ATOL, rtol=0)
 
@@ -106,7 +113,7 @@ def test_variants_the_lean_step_does_not_cover_run_the_layers(options):
     stack = _stack(**options)
     x = torch.randn(B, T, D)
     out, cache = _decode(stack, x, lean=True)
-    assert cache.lean is False
+    assert built_for(cache) is False
     torch.testing.assert_close(out, stack(x).hidden, atol=ATOL, rtol=0)
 
 
@@ -119,7 +126,7 @@ def test_forward_hooks_still_fire_during_decoding():
         _, cache = _decode(stack, torch.randn(B, T, D), lean=True)
     finally:
         handle.remove()
-    assert cache.lean is False
+    assert built_for(cache) is False
     assert len(seen) == 1 + (T - 3)  # the prompt chunk, then every step
 
 
@@ -128,11 +135,11 @@ def test_training_mode_weight_requests_and_autograd_take_the_layers():
     cache = stack.new_cache()
     with torch.no_grad():
         stack(torch.randn(B, 1, D), cache=cache)
-        assert cache.lean is None
+        assert built_for(cache) is None
         stack.eval()
         stack(torch.randn(B, 1, D), cache=cache, need_weights=True)
-        assert cache.lean is None
+        assert built_for(cache) is None
     out = stack(torch.randn(B, 1, D), cache=cache)  # eval, but gradients wanted
-    assert cache.lean is None
+    assert built_for(cache) is None
     out.hidden.sum().backward()
     assert stack.layers[0].self_attn.q_proj.weight.grad is not None

@@ -216,7 +216,7 @@ def _decode(module, x):
 
 @pytest.mark.parametrize("num_kv_heads", [H, 2])
 @pytest.mark.parametrize("bias", [True, False])
-def test_decoding_with_one_qkv_matmul_equals_three_projections(num_kv_heads, bias):
+def test_cached_decoding_equals_the_full_forward_with_and_without_autograd(num_kv_heads, bias):
     module = mha(num_kv_heads=num_kv_heads, bias=bias)
     x = torch.randn(B, T, D)
     full = module(x, is_causal=True).output  # autograd on: three projections, no cache
@@ -244,12 +244,26 @@ def test_decoding_after_an_optimizer_step_uses_the_new_weights(fused):
         before = after
 
 
-def test_fused_qkv_lives_in_the_cache_not_the_module():
-    module = mha()
-    cache = KVCache()
-    with torch.no_grad():
-        module(torch.randn(B, 1, D), cache=cache)
-    assert cache.projection is not None and cache.projection[0].shape == (3 * D, D)
-    assert set(module.state_dict()) == {
-        f"{p}.{w}" for p in ("q_proj", "k_proj", "v_proj", "out_proj") for w in ("weight", "bias")
-    }
+def test_lean_step_weights_live_with_one_decoding_run_not_the_module():
+    """The lean step's concatenated Q/K/V copy belongs to one decoding run (its cache):
+    after an optimizer step, the next run decodes with the new weights."""
+    from attnkit.nn import TransformerStack, fast
+    from attnkit.nn.fast.lean_step import LeanStack, built_for
+
+    stack = TransformerStack(2, D, H, 32, causal=True, dropout=0.0)
+    x = torch.randn(B, T, D)
+    optimizer = torch.optim.AdamW(stack.parameters(), lr=0.1, fused=True)
+    before = set(stack.state_dict())
+    for _ in range(2):
+        stack.train()
+        stack(x).hidden.square().sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        stack.eval()
+        cache = stack.new_cache()
+        with torch.no_grad(), fast.reference_mode(False):
+            steps = [stack(x[:, t : t + 1], cache=cache).hidden for t in range(T)]
+            full = stack(x).hidden
+        assert isinstance(built_for(cache), LeanStack)
+        torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=0)
+    assert set(stack.state_dict()) == before  # nothing was added to the module

@@ -11,7 +11,8 @@ import attnkit.training.trainer as trainer
 from attnkit.config import DecoderLMConfig, TrainConfig
 from attnkit.decoding import greedy_generate
 from attnkit.models import build_model
-from attnkit.runtime import DistributedContext, cpu_decoding
+from attnkit.nn.fast.threads import cpu_decoding
+from attnkit.runtime import DistributedContext
 from attnkit.training.optim import build_optimizer
 from attnkit.training.tasks import LanguageModelTask
 

@@ -62,7 +62,7 @@ def _translator(seed: int = 0, **overrides):
     tgt = torch.randint(3, 29, (4, 10), generator=g)
     labels = tgt[:, 1:].clone()
     labels[1, 6:] = -100  # one shorter target
-    batch = {"src": src, "tgt_in": tgt[:, :-1], "labels": labels}
+    batch = {"src": src, "tgt": tgt[:, :-1], "labels": labels}
     return build_model(config), batch, TranslationTask.loss
 
 

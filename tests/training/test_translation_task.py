@@ -59,7 +59,7 @@ def test_collate_builds_teacher_forcing_tensors(tmp_path):
     )
     batch = task.collate([([5, 6, 7], [8, 9]), ([5], [8, 9, 10])])
     assert batch["src"].tolist() == [[5, 6, 7, 2], [5, 2, 0, 0]]  # source + EOS, padded
-    assert batch["tgt_in"].tolist() == [[1, 8, 9, 0], [1, 8, 9, 10]]  # BOS + target
+    assert batch["tgt"].tolist() == [[1, 8, 9, 0], [1, 8, 9, 10]]  # BOS + target
     assert batch["labels"].tolist() == [[8, 9, 2, IGNORE_INDEX], [8, 9, 10, 2]]
     micro = task.micro_batches(0, batch_size=0, accumulate=2, rank=0, world_size=1)
     assert len(micro) == 2

@@ -49,8 +49,8 @@ from attnkit.decoding.translate import (
     check_token_id,
     encode_source,
 )
+from attnkit.nn.fast.threads import cpu_decoding
 from attnkit.protocols import Seq2SeqStep
-from attnkit.runtime import cpu_decoding
 
 __all__ = ["BeamResult", "beam_search"]
 

@@ -24,8 +24,8 @@ from attnkit.decoding.logits import (
     top_k_filter,
     top_p_filter,
 )
+from attnkit.nn.fast.threads import cpu_decoding
 from attnkit.protocols import LanguageModelStep
-from attnkit.runtime import cpu_decoding
 
 __all__ = ["generate", "next_token", "stream"]
 

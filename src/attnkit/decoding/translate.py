@@ -18,8 +18,8 @@ from torch import Tensor
 
 from attnkit.decoding.logits import check_sampling_args
 from attnkit.decoding.sampling import next_token
+from attnkit.nn.fast.threads import cpu_decoding
 from attnkit.protocols import Seq2SeqStep
-from attnkit.runtime import cpu_decoding
 
 __all__ = ["sample_translate"]
 

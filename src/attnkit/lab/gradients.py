@@ -74,7 +74,7 @@ def gradient_profile(model: nn.Module, task: SymbolTask, length: int, seed: int)
 
     hook = model.src_embedding.register_forward_hook(keep_source)
     try:
-        logits = model(batch["src"], batch["tgt_in"][:, :1]).logits  # (B, 1, V)
+        logits = model(batch["src"], batch["tgt"][:, :1]).logits  # (B, 1, V)
         F.cross_entropy(logits[:, 0], batch["labels"][:, 0]).backward()
     finally:
         hook.remove()

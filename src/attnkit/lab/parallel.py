@@ -49,7 +49,7 @@ def step_seconds(model: nn.Module, batch: dict, repeats: int) -> float:
     times = []
     for i in range(repeats + 1):
         started = time.perf_counter()
-        logits = model(batch["src"], batch["tgt_in"]).logits
+        logits = model(batch["src"], batch["tgt"]).logits
         loss = mean_token_cross_entropy(logits, batch["labels"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -43,7 +43,7 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     accuracy = token_accuracy(model, task, length=LENGTH)
     batch = task.batch(128, torch.Generator().manual_seed(seed + 7), length=LENGTH)
     with torch.no_grad():
-        maps = model(batch["src"], batch["tgt_in"], need_weights=True).attentions
+        maps = model(batch["src"], batch["tgt"], need_weights=True).attentions
     n = LENGTH + 1  # symbols + EOS
     positions = torch.arange(n, dtype=torch.float32)
     distance = (positions[:, None] - positions[None, :]).abs()  # (S, S)

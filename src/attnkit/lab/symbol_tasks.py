@@ -103,7 +103,7 @@ class SymbolTask:
         labels = target.masked_fill(~real, IGNORE_INDEX)
         labels[rows, lengths] = EOS
         tgt_in = torch.cat([torch.full((size, 1), BOS), target[:, :-1]], dim=1)
-        return {"src": src, "tgt_in": tgt_in, "labels": labels, "lengths": lengths}
+        return {"src": src, "tgt": tgt_in, "labels": labels, "lengths": lengths}
 
 
 def make_transformer(
@@ -220,9 +220,7 @@ def train_model(
         started = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
-        loss = mean_token_cross_entropy(
-            model(batch["src"], batch["tgt_in"]).logits, batch["labels"]
-        )
+        loss = mean_token_cross_entropy(model(batch["src"], batch["tgt"]).logits, batch["labels"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -249,7 +247,7 @@ def position_accuracy(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tenso
         → correct ``(W,)`` and counted ``(W,)`` per target position (EOS excluded).
     """
     model.eval()
-    logits = model(batch["src"], batch["tgt_in"]).logits  # (B, W, V)
+    logits = model(batch["src"], batch["tgt"]).logits  # (B, W, V)
     labels = batch["labels"]
     counted = (labels != IGNORE_INDEX) & (labels != EOS)  # (B, W)
     correct = (logits.argmax(-1) == labels) & counted

@@ -8,8 +8,6 @@ every position of a sequence is a training example for "what comes next".
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from torch import Tensor, nn
 
 from attnkit.config import DecoderLMConfig, embedding_options, stack_options
@@ -22,7 +20,6 @@ from attnkit.nn import (
     check_tokens,
     init_transformer_weights,
 )
-from attnkit.nn.losses import linear_cross_entropy, mean_token_cross_entropy
 
 __all__ = ["DecoderLM"]
 
@@ -31,7 +28,7 @@ class DecoderLM(nn.Module):
     """A GPT-style language model built from a :class:`~attnkit.config.DecoderLMConfig`.
 
     Shape:
-        tokens ``(B, T)`` long; targets ``(B, T)`` long (the next tokens, ``-100`` =
+        tokens ``(B, T)`` long; labels ``(B, T)`` long (the next tokens, ``-100`` =
         ignore); padding_mask ``(B, T)`` bool (``True`` = real; left padding for
         generation) → ``ModelOutput.logits`` ``(B, T, V)``.
 
@@ -40,9 +37,6 @@ class DecoderLM(nn.Module):
         >>> model(torch.randint(65, (2, 10))).logits.shape
         torch.Size([2, 10, 65])
     """
-
-    # Training computes the loss fused with the output projection (return_logits=False).
-    fused_loss: ClassVar[bool] = True
 
     def __init__(self, config: DecoderLMConfig):
         super().__init__()
@@ -67,23 +61,17 @@ class DecoderLM(nn.Module):
         self,
         tokens: Tensor,
         *,
-        targets: Tensor | None = None,
+        labels: Tensor | None = None,
         padding_mask: Tensor | None = None,
         cache: StackCache | None = None,
         need_weights: bool = False,
         label_smoothing: float = 0.0,
-        return_logits: bool = True,
     ) -> ModelOutput:
-        """Next-token logits for every position (and the mean loss when ``targets``
-        are given).
-
-        ``return_logits=False`` with ``targets`` computes the loss fused with the
-        vocabulary projection (:func:`~attnkit.nn.losses.linear_cross_entropy`) and
-        returns ``logits=None``: the training fast path, which never holds the
-        ``(B, T, V)`` logits.
+        """Next-token logits for every position, and the loss when ``labels`` (the next
+        tokens) are given.
 
         Shape:
-            tokens ``(B, T)`` long; targets ``(B, T)`` long (``-100`` = ignore) →
+            tokens ``(B, T)`` long; labels ``(B, T)`` long (``-100`` = ignore) →
             ``ModelOutput.logits`` ``(B, T, V)``.
         """
         check_tokens(tokens, self.config.vocab_size)
@@ -102,18 +90,13 @@ class DecoderLM(nn.Module):
             cache=cache,
             need_weights=need_weights,
         )
-        logits, loss = None, None
-        if targets is not None and not return_logits:
-            loss_sum, count = linear_cross_entropy(
-                out.hidden, self.lm_head, targets, label_smoothing=label_smoothing
-            )
-            loss = loss_sum / count.clamp_min(1)
-        else:
-            logits = self.lm_head(out.hidden)  # (B, T, V)
-            if targets is not None:
-                loss = mean_token_cross_entropy(logits, targets, label_smoothing=label_smoothing)
-        return ModelOutput(
-            logits, loss, out.hidden, AttentionMaps(decoder=out.self_attentions), cache
+        return ModelOutput.from_hidden(
+            out.hidden,  # (B, T, D) -> logits (B, T, V) through lm_head
+            self.lm_head,
+            labels=labels,
+            label_smoothing=label_smoothing,
+            attentions=AttentionMaps(decoder=out.self_attentions),
+            cache=cache,
         )
 
     def decode_step(

@@ -26,7 +26,6 @@ from attnkit.nn import (
     init_transformer_weights,
     make_norm,
 )
-from attnkit.nn.losses import mean_token_cross_entropy
 
 __all__ = ["EncoderMLM", "mask_tokens"]
 
@@ -72,7 +71,15 @@ class EncoderMLM(nn.Module):
         labels: Tensor | None = None,
         padding_mask: Tensor | None = None,
         need_weights: bool = False,
+        label_smoothing: float = 0.0,
     ) -> ModelOutput:
+        """Contextual states of every token, the masked-word logits over the vocabulary,
+        and the loss when ``labels`` are given (``-100`` at unmasked positions).
+
+        Shape:
+            tokens ``(B, T)`` → ``ModelOutput.logits`` ``(B, T, V)``, ``hidden``
+            ``(B, T, D)``.
+        """
         check_tokens(tokens, self.config.vocab_size)
         if padding_mask is None and self.config.pad_id is not None:
             padding_mask = tokens != self.config.pad_id
@@ -83,12 +90,21 @@ class EncoderMLM(nn.Module):
         out = self.encoder(
             x, padding_mask=padding_mask, positions=positions, need_weights=need_weights
         )
-        h = self.mlm_norm(F.gelu(self.mlm_dense(out.hidden)))  # (B, T, D)
-        logits = self.mlm_decoder(h)  # (B, T, V)
-        loss = None
-        if labels is not None:
-            loss = mean_token_cross_entropy(logits, labels)
-        return ModelOutput(logits, loss, out.hidden, AttentionMaps(encoder=out.self_attentions))
+        return ModelOutput.from_hidden(
+            out.hidden,
+            self.mlm_head,
+            labels=labels,
+            label_smoothing=label_smoothing,
+            attentions=AttentionMaps(encoder=out.self_attentions),
+        )
+
+    def mlm_head(self, hidden: Tensor) -> Tensor:
+        """BERT's masked-word head: dense, GELU, norm, then the vocabulary projection.
+
+        Shape:
+            hidden ``(B, T, D)`` → logits ``(B, T, V)``.
+        """
+        return self.mlm_decoder(self.mlm_norm(F.gelu(self.mlm_dense(hidden))))
 
     @torch.no_grad()
     def fill_mask(self, tokens: Tensor, *, top_k: int = 5) -> tuple[Tensor, Tensor, Tensor]:

@@ -37,7 +37,6 @@ from attnkit.nn import (
     RecurrentCache,
     check_tokens,
 )
-from attnkit.nn.losses import mean_token_cross_entropy
 
 __all__ = ["RNNSeq2Seq"]
 
@@ -156,6 +155,8 @@ class RNNSeq2Seq(nn.Module):
         tgt_padding_mask: Tensor | None = None,
         cache: RecurrentCache | None = None,
         need_weights: bool = False,
+        labels: Tensor | None = None,
+        label_smoothing: float = 0.0,
     ) -> ModelOutput:
         """Run the decoder over ``tgt``, starting from the encoder's final state (or
         from ``cache``, which it then updates).
@@ -187,8 +188,14 @@ class RNNSeq2Seq(nn.Module):
         maps = AttentionMaps()
         if need_weights and weights is not None:
             maps.cross = [weights.unsqueeze(1)]  # (B, 1, T, S): one "layer", one "head"
-        logits = self.output_proj(self.dropout(hidden))  # (B, T, V)
-        return ModelOutput(logits, None, hidden, maps, cache)
+        return ModelOutput.from_hidden(
+            self.dropout(hidden),  # (B, T, H) -> logits (B, T, V) through output_proj
+            self.output_proj,
+            labels=labels,
+            label_smoothing=label_smoothing,
+            attentions=maps,
+            cache=cache,
+        )
 
     def _start(
         self, encoded: EncoderOutput, cache: RecurrentCache | None, batch: int
@@ -277,15 +284,18 @@ class RNNSeq2Seq(nn.Module):
         src_padding_mask: Tensor | None = None,
         tgt_padding_mask: Tensor | None = None,
         need_weights: bool = False,
+        label_smoothing: float = 0.0,
     ) -> ModelOutput:
         """Teacher-forced forward pass: encode ``src``, decode ``tgt``."""
         encoded = self.encode(src, src_padding_mask=src_padding_mask, need_weights=need_weights)
-        out = self.decode(
-            tgt, encoded, tgt_padding_mask=tgt_padding_mask, need_weights=need_weights
+        return self.decode(
+            tgt,
+            encoded,
+            labels=labels,
+            label_smoothing=label_smoothing,
+            tgt_padding_mask=tgt_padding_mask,
+            need_weights=need_weights,
         )
-        if labels is not None:
-            out.loss = mean_token_cross_entropy(out.logits, labels)
-        return out
 
     def new_cache(self) -> RecurrentCache:
         """An empty decoder cache (filled from the encoder's final state on first use)."""

@@ -26,7 +26,6 @@ from attnkit.nn import (
     check_tokens,
     init_transformer_weights,
 )
-from attnkit.nn.losses import linear_cross_entropy, mean_token_cross_entropy
 
 __all__ = ["Transformer"]
 
@@ -50,8 +49,6 @@ class Transformer(nn.Module):
         torch.Size([2, 5, 60])
     """
 
-    # Training computes the loss fused with the output projection (return_logits=False).
-    fused_loss: ClassVar[bool] = True
     # decode_step takes a source with fewer rows than tgt, shared by consecutive tgt rows
     # (cross-attention folds them together): beam search keeps one copy per sentence.
     accepts_shared_source: ClassVar[bool] = True
@@ -108,13 +105,14 @@ class Transformer(nn.Module):
         tgt: Tensor,
         encoded: EncoderOutput,
         *,
+        labels: Tensor | None = None,
+        label_smoothing: float = 0.0,
         tgt_padding_mask: Tensor | None = None,
         cache: StackCache | None = None,
         need_weights: bool = False,
-        return_logits: bool = True,
     ) -> ModelOutput:
-        """Run the decoder over ``tgt`` given the encoded source (``return_logits=False``
-        leaves ``logits`` as ``None`` and returns only the decoder states).
+        """Run the decoder over ``tgt`` given the encoded source (and the loss when
+        ``labels`` are given).
 
         Shape:
             tgt ``(B, T)`` → ``ModelOutput.logits`` ``(B, T, V)``.
@@ -136,8 +134,14 @@ class Transformer(nn.Module):
         maps = AttentionMaps(
             encoder=encoded.attentions, decoder=out.self_attentions, cross=out.cross_attentions
         )
-        logits = self.output_proj(out.hidden) if return_logits else None
-        return ModelOutput(logits, None, out.hidden, maps, cache)
+        return ModelOutput.from_hidden(
+            out.hidden,  # (B, T, D) -> logits (B, T, V) through output_proj
+            self.output_proj,
+            labels=labels,
+            label_smoothing=label_smoothing,
+            attentions=maps,
+            cache=cache,
+        )
 
     def forward(
         self,
@@ -149,31 +153,17 @@ class Transformer(nn.Module):
         tgt_padding_mask: Tensor | None = None,
         need_weights: bool = False,
         label_smoothing: float = 0.0,
-        return_logits: bool = True,
     ) -> ModelOutput:
-        """Teacher-forced forward pass: encode ``src``, decode ``tgt`` in parallel.
-
-        ``return_logits=False`` with ``labels`` computes the loss fused with the output
-        projection (:func:`~attnkit.nn.losses.linear_cross_entropy`) and returns
-        ``logits=None``: the training fast path.
-        """
+        """Teacher-forced forward pass: encode ``src``, decode ``tgt`` in parallel."""
         encoded = self.encode(src, src_padding_mask=src_padding_mask, need_weights=need_weights)
-        fused = labels is not None and not return_logits
-        out = self.decode(
+        return self.decode(
             tgt,
             encoded,
+            labels=labels,
+            label_smoothing=label_smoothing,
             tgt_padding_mask=tgt_padding_mask,
             need_weights=need_weights,
-            return_logits=not fused,
         )
-        if fused:
-            loss_sum, count = linear_cross_entropy(
-                out.hidden, self.output_proj, labels, label_smoothing=label_smoothing
-            )
-            out.loss = loss_sum / count.clamp_min(1)
-        elif labels is not None:
-            out.loss = mean_token_cross_entropy(out.logits, labels, label_smoothing=label_smoothing)
-        return out
 
     def new_cache(self) -> StackCache:
         """An empty decoder cache (self-attention keys grow; cross keys computed once)."""

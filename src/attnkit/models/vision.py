@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnkit.config import (
@@ -42,7 +41,7 @@ from attnkit.nn import (
     check_tokens,
     init_transformer_weights,
 )
-from attnkit.nn.losses import mean_token_cross_entropy
+from attnkit.nn.losses import token_cross_entropy
 
 __all__ = ["ImageCaptioner", "VisionTransformer"]
 
@@ -99,15 +98,34 @@ class VisionTransformer(nn.Module):
         return self.embedding.grid
 
     def forward(
-        self, images: Tensor, *, labels: Tensor | None = None, need_weights: bool = False
+        self,
+        images: Tensor,
+        *,
+        labels: Tensor | None = None,
+        need_weights: bool = False,
+        label_smoothing: float = 0.0,
     ) -> ModelOutput:
+        """Class logits of each image (and the loss when ``labels`` are given).
+
+        Shape:
+            images ``(B, C, H, W)``, labels ``(B,)`` → ``ModelOutput.logits``
+            ``(B, classes)``, ``hidden`` ``(B, 1+P, D)``.
+        """
         x = self.embedding(images)  # (B, 1+P, D)
         out = self.encoder(x, need_weights=need_weights)
         h = out.hidden  # (B, 1+P, D)
         pooled = h[:, 0] if self.config.pooling == "cls" else h.mean(dim=1)  # (B, D)
         logits = self.head(pooled)  # (B, C)
-        loss = None if labels is None else F.cross_entropy(logits.float(), labels)
-        return ModelOutput(logits, loss, h, AttentionMaps(encoder=out.self_attentions))
+        loss_sum = count = None
+        if labels is not None:
+            loss_sum, count = token_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        return ModelOutput(
+            logits,
+            hidden=h,
+            loss_sum=loss_sum,
+            token_count=count,
+            attentions=AttentionMaps(encoder=out.self_attentions),
+        )
 
 
 class ImageCaptioner(nn.Module):
@@ -170,10 +188,13 @@ class ImageCaptioner(nn.Module):
         tgt: Tensor,
         encoded: EncoderOutput,
         *,
+        labels: Tensor | None = None,
+        label_smoothing: float = 0.0,
         cache: StackCache | None = None,
         need_weights: bool = False,
     ) -> ModelOutput:
-        """Run the decoder over ``tgt`` given the encoded image.
+        """Run the decoder over ``tgt`` given the encoded image (and the loss when
+        ``labels`` are given).
 
         Shape:
             tgt ``(B, T)`` → ``ModelOutput.logits`` ``(B, T, V)``.
@@ -191,7 +212,14 @@ class ImageCaptioner(nn.Module):
         maps = AttentionMaps(
             encoder=encoded.attentions, decoder=out.self_attentions, cross=out.cross_attentions
         )
-        return ModelOutput(self.output_proj(out.hidden), None, out.hidden, maps, cache)
+        return ModelOutput.from_hidden(
+            out.hidden,  # (B, T, D) -> logits (B, T, V) through output_proj
+            self.output_proj,
+            labels=labels,
+            label_smoothing=label_smoothing,
+            attentions=maps,
+            cache=cache,
+        )
 
     def forward(
         self,
@@ -200,13 +228,13 @@ class ImageCaptioner(nn.Module):
         *,
         labels: Tensor | None = None,
         need_weights: bool = False,
+        label_smoothing: float = 0.0,
     ) -> ModelOutput:
         """Teacher-forced forward pass: encode the images, decode ``tgt`` in parallel."""
         encoded = self.encode(images, need_weights=need_weights)
-        out = self.decode(tgt, encoded, need_weights=need_weights)
-        if labels is not None:
-            out.loss = mean_token_cross_entropy(out.logits, labels)
-        return out
+        return self.decode(
+            tgt, encoded, labels=labels, label_smoothing=label_smoothing, need_weights=need_weights
+        )
 
     def new_cache(self) -> StackCache:
         """An empty decoder cache (self-attention keys grow; cross keys computed once)."""

@@ -35,9 +35,6 @@ class KVCache:
         self._length = 0
         self._spare: tuple[Tensor, Tensor] | None = None  # reorder target, same shape
         self._owned = False  # buffers allocated here (stored tensors are never written)
-        # The attention's Q/K/V weights concatenated for this decoding run (one matmul
-        # per step), built at its first step: (weight, bias).
-        self.projection: tuple[Tensor, Tensor | None] | None = None
 
     @property
     def keys(self) -> Tensor | None:
@@ -134,9 +131,6 @@ class StackCache:
         positions: positions of the keys seen so far, ``(B, T)`` long, kept only for a
             stack with a position bias (relative, ALiBi); else ``None``.
         padding_mask: which keys seen so far are real tokens, ``(B, T)`` bool, or ``None``.
-        lean: the stack's :class:`~attnkit.nn.lean_step.LeanStack` for this decoding
-            run, built at its first single-position step (``False`` when the stack is a
-            variant it does not cover; ``None`` before that step).
     """
 
     def __init__(self, num_layers: int, *, cross_attention: bool = False) -> None:
@@ -144,11 +138,43 @@ class StackCache:
         self.cross_attn = [KVCache() for _ in range(num_layers)] if cross_attention else []
         self.positions: Tensor | None = None
         self.padding_mask: Tensor | None = None
-        self.lean: object = None  # a LeanStack (nn.lean_step imports this module)
 
     def __len__(self) -> int:
         """Number of positions processed so far."""
         return len(self.self_attn[0]) if self.self_attn else 0
+
+    def extend(
+        self, positions: Tensor, padding_mask: Tensor | None, *, batch: int, keep_positions: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        """Record the positions and padding of a new chunk; return those of every key so
+        far (the cached ones, then the chunk's). Positions are kept only when asked
+        (``keep_positions``: a position bias reads them; the rest count from the length).
+
+        Shape:
+            positions ``(B|1, T)``, padding_mask ``(B, T)`` bool or ``None`` →
+            key positions ``(B|1, T_cached + T)``, key padding ``(B, T_cached + T)`` or
+            ``None``.
+        """
+        past, length = len(self), positions.shape[-1]
+        key_positions = positions
+        if keep_positions:
+            if self.positions is not None:
+                key_positions = torch.cat(
+                    [self.positions.expand(batch, -1), positions.expand(batch, -1)], dim=1
+                )
+            self.positions = key_positions.expand(batch, -1)  # (B, Tk): beams reorder rows
+        key_padding = padding_mask
+        if padding_mask is not None or self.padding_mask is not None:
+            device = positions.device
+            old = self.padding_mask
+            if old is None:
+                old = torch.ones(batch, past, dtype=torch.bool, device=device)
+            new = padding_mask
+            if new is None:
+                new = torch.ones(batch, length, dtype=torch.bool, device=device)
+            key_padding = torch.cat([old, new], dim=1)  # (B, past + T)
+        self.padding_mask = key_padding
+        return key_positions, key_padding
 
     def reorder(self, index: Tensor) -> None:
         """Select batch rows in every layer's cache.

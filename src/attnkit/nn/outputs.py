@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from attnkit.nn.cache import StackCache
+from attnkit.nn.losses import output_loss
 
 __all__ = ["AttentionMaps", "EncoderOutput", "ModelOutput"]
 
@@ -62,21 +64,77 @@ class EncoderOutput:
         return EncoderOutput(self.memory.index_select(0, index), mask, self.attentions, state)
 
 
-@dataclass
 class ModelOutput:
     """A model's forward result.
 
+    Without labels the logits are computed at once. With labels the model reports its
+    loss through :func:`~attnkit.nn.losses.output_loss` (the one loss contract of every
+    family: a summed cross-entropy and a token count) and the logits are computed only
+    if read, so training never holds the ``(B, T, V)`` logits it does not need.
+
     Attributes:
-        logits: ``(B, T, V)``; ``None`` when the model was asked for the fused loss
-            only (``return_logits=False``).
-        loss: mean cross-entropy over non-ignored targets when targets were given.
+        logits: ``(B, T, V)`` (``(B, C)`` for a classifier).
+        loss_sum: summed cross-entropy over the non-ignored labels, when labels were given.
+        token_count: number of non-ignored labels, when labels were given.
+        loss: ``loss_sum / token_count`` (0 when every label is ignored), or ``None``.
         hidden: final hidden states ``(B, T, D)``.
         attentions: the attention maps when ``need_weights=True`` (else empty lists).
         cache: the updated cache during incremental decoding.
     """
 
-    logits: Tensor | None
-    loss: Tensor | None = None
-    hidden: Tensor | None = None
-    attentions: AttentionMaps = field(default_factory=AttentionMaps)
-    cache: StackCache | None = None
+    def __init__(
+        self,
+        logits: Tensor | None = None,
+        *,
+        hidden: Tensor | None = None,
+        head: Callable[[Tensor], Tensor] | None = None,
+        loss_sum: Tensor | None = None,
+        token_count: Tensor | None = None,
+        attentions: AttentionMaps | None = None,
+        cache: Any = None,
+    ):
+        self._logits, self._head = logits, head
+        self.hidden, self.loss_sum, self.token_count = hidden, loss_sum, token_count
+        self.attentions = AttentionMaps() if attentions is None else attentions
+        self.cache = cache
+
+    @classmethod
+    def from_hidden(
+        cls,
+        hidden: Tensor,
+        head: Callable[[Tensor], Tensor],
+        *,
+        labels: Tensor | None = None,
+        label_smoothing: float = 0.0,
+        attentions: AttentionMaps | None = None,
+        cache: Any = None,
+    ) -> ModelOutput:
+        """The output of a model whose logits are ``head(hidden)``, with the loss against
+        ``labels`` (``-100`` = ignore) when given.
+
+        Shape:
+            hidden ``(*, D)``, labels ``(*)`` → logits ``(*, V)``.
+        """
+        if labels is None:
+            return cls(head(hidden), hidden=hidden, attentions=attentions, cache=cache)
+        loss_sum, count = output_loss(hidden, head, labels, label_smoothing=label_smoothing)
+        return cls(
+            hidden=hidden,
+            head=head,
+            loss_sum=loss_sum,
+            token_count=count,
+            attentions=attentions,
+            cache=cache,
+        )
+
+    @property
+    def logits(self) -> Tensor | None:
+        if self._logits is None and self._head is not None and self.hidden is not None:
+            self._logits = self._head(self.hidden)
+        return self._logits
+
+    @property
+    def loss(self) -> Tensor | None:
+        if self.loss_sum is None or self.token_count is None:
+            return None
+        return self.loss_sum / self.token_count.clamp_min(1)

@@ -3,7 +3,7 @@
 The stack builds every layer fresh (no copies of one initialised layer), computes the
 relative-position or ALiBi bias and the RoPE angles once per forward for all layers,
 turns padding and causality into one boolean mask, and threads the key/value cache
-through the layers during incremental decoding.
+through the layers during incremental decoding (the cache keeps its own bookkeeping).
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from attnkit.nn import fast
 from attnkit.nn.cache import StackCache
+from attnkit.nn.fast import lean_step
+from attnkit.nn.fast.masks import without_full_padding
 from attnkit.nn.layers import TransformerLayer
-from attnkit.nn.lean_step import LeanStack
 from attnkit.nn.masks import combine_masks, key_padding_to_attn_mask, make_causal_mask
 from attnkit.nn.norms import make_norm
 from attnkit.nn.positional import (
@@ -137,10 +139,10 @@ class TransformerStack(nn.Module):
         start: int | Tensor = 0
         if cache is not None:
             start = len(cache) if cache.padding_mask is None else cache.padding_mask.sum(-1)
-            # Decoding says "this token is real" at every step; while nothing cached is
-            # padding either, plain counting gives the same positions in 2 ops, not 6.
-            if cache.padding_mask is None and padding_mask is not None and padding_mask.all():
-                padding_mask = None
+            if fast.enabled():
+                padding_mask = without_full_padding(
+                    padding_mask, decoding=True, cached_padding=cache.padding_mask
+                )
         return make_positions(length, padding_mask=padding_mask, start=start, device=device)
 
     def new_cache(self) -> StackCache:
@@ -159,85 +161,57 @@ class TransformerStack(nn.Module):
         cache: StackCache | None = None,
         need_weights: bool = False,
     ) -> StackOutput:
+        """Positional terms and masks once for all layers, then the layers in order.
+
+        With a ``cache`` (incremental decoding), ``x`` holds the new positions only; the
+        cache supplies the earlier keys and records these.
+        """
         batch, length, _ = x.shape
         past = 0 if cache is None else len(cache)
-        on_cpu = x.device.type == "cpu"
         if positions is None:
             positions = self.make_positions(
                 length, padding_mask=padding_mask, cache=cache, device=x.device
             )
-
-        # An all-True padding mask restricts nothing: drop it, so attention runs unmasked
-        # (the fused causal kernel, no mask arithmetic). During decoding that holds while
-        # nothing in the cache is padding either; outside decoding (a batch of equal
-        # lengths) it is asked only on a CPU, where asking costs no device sync.
-        if padding_mask is not None:
-            fresh_padding = cache.padding_mask is None if cache is not None else on_cpu
-            if fresh_padding and bool(padding_mask.all()):
-                padding_mask = None
-        if memory_padding_mask is not None and on_cpu and bool(memory_padding_mask.all()):
-            memory_padding_mask = None
+        if fast.enabled():
+            cached_padding = None if cache is None else cache.padding_mask
+            padding_mask = without_full_padding(
+                padding_mask, decoding=cache is not None, cached_padding=cached_padding
+            )
+            memory_padding_mask = without_full_padding(memory_padding_mask, decoding=False)
 
         # Keys seen by self-attention: the cached ones, then this chunk.
         key_positions, key_padding = positions, padding_mask
         if cache is not None:
-            # Only a position bias reads the keys' positions (the rest count from the
-            # cache's length): keep them for it alone, saving a concatenation per step.
-            if self.position_bias is not None:
-                if cache.positions is not None:
-                    key_positions = torch.cat(
-                        [cache.positions.expand(batch, -1), positions.expand(batch, -1)], dim=1
-                    )
-                # (B, Tk) even when positions broadcast as (1, T): beams reorder rows.
-                cache.positions = key_positions.expand(batch, -1)
-            if padding_mask is not None or cache.padding_mask is not None:
-                old = cache.padding_mask
-                if old is None:
-                    old = torch.ones(batch, past, dtype=torch.bool, device=x.device)
-                new = padding_mask
-                if new is None:
-                    new = torch.ones(batch, length, dtype=torch.bool, device=x.device)
-                key_padding = torch.cat([old, new], dim=1)  # (B, past + T)
-            cache.padding_mask = key_padding
-
-        # One boolean self-attention mask; the fused causal kernel when nothing else applies.
-        # A single new query after a cache sees every key: no mask at all.
-        num_keys = past + length
-        unmasked = attn_mask is None and key_padding is None
-        is_causal = self.causal and unmasked and past == 0
-        single_step = self.causal and unmasked and past > 0 and length == 1
-        self_mask = None
-        if not is_causal and not single_step:
-            causal = make_causal_mask(length, num_keys, device=x.device) if self.causal else None
-            if attn_mask is not None and attn_mask.dim() == 3:
-                attn_mask = attn_mask.unsqueeze(1)  # (B, T, Tk) -> (B, 1, T, Tk)
-            padding = None if key_padding is None else key_padding_to_attn_mask(key_padding)
-            self_mask = combine_masks(causal, attn_mask, padding)
+            key_positions, key_padding = cache.extend(
+                positions,
+                padding_mask,
+                batch=batch,
+                keep_positions=self.position_bias is not None,
+            )
+        self_mask, is_causal = self._self_attention_mask(
+            length, past, key_padding, attn_mask, device=x.device
+        )
         memory_mask = None
         if memory_padding_mask is not None:
             memory_mask = key_padding_to_attn_mask(memory_padding_mask)  # (B, 1, 1, S)
-
         bias = None
         if self.position_bias is not None:
             bias = self.position_bias(positions, key_positions).to(x.dtype)  # (B|1,H,T,Tk)
         rotary = None if self.rotary is None else self.rotary(positions)
 
-        # Incremental decoding, one position at a time, in inference (eval mode, no
-        # autograd): the lean path, same maths.
-        lean = not (self.training or need_weights or torch.is_grad_enabled())
-        if lean and cache is not None and length == 1:
-            if cache.lean is None:  # built once per decoding run
-                cache.lean = LeanStack.build(self) or False
-            if cache.lean:
-                hidden = cache.lean.step(
-                    x,
-                    cache,
-                    self_mask=self_mask,
-                    position_bias=bias,
-                    rotary=rotary,
-                    memory=memory,
-                    memory_mask=memory_mask,
-                )
+        if fast.enabled() and cache is not None:
+            hidden = lean_step.step(
+                self,
+                x,
+                cache,
+                self_mask=self_mask,
+                position_bias=bias,
+                rotary=rotary,
+                memory=memory,
+                memory_mask=memory_mask,
+                need_weights=need_weights,
+            )
+            if hidden is not None:
                 return StackOutput(hidden)
 
         out = StackOutput(x)
@@ -251,9 +225,9 @@ class TransformerStack(nn.Module):
                 memory=memory,
                 memory_mask=memory_mask,
                 self_cache=None if cache is None else cache.self_attn[index],
-                cross_cache=None
-                if cache is None or not cache.cross_attn
-                else cache.cross_attn[index],
+                cross_cache=cache.cross_attn[index]
+                if cache is not None and cache.cross_attn
+                else None,
                 need_weights=need_weights,
             )
             x = result.hidden
@@ -263,3 +237,30 @@ class TransformerStack(nn.Module):
                     out.cross_attentions.append(result.cross_weights)
         out.hidden = x if self.final_norm is None else self.final_norm(x)
         return out
+
+    def _self_attention_mask(
+        self,
+        length: int,
+        past: int,
+        key_padding: Tensor | None,
+        attn_mask: Tensor | None,
+        *,
+        device: torch.device,
+    ) -> tuple[Tensor | None, bool]:
+        """Causality, padding and an extra prior as one boolean self-attention mask, or
+        ``(None, True)`` when causality alone applies (the fused causal kernel).
+
+        Shape:
+            key_padding ``(B, past + T)``; attn_mask ``(T, Tk)`` or ``(B, T, Tk)`` →
+            mask broadcastable to ``(B, H, T, past + T)``.
+        """
+        unmasked = attn_mask is None and key_padding is None
+        if self.causal and unmasked and past == 0:
+            return None, True
+        if self.causal and unmasked and length == 1:
+            return None, False  # a single new query after the cache sees every key
+        causal = make_causal_mask(length, past + length, device=device) if self.causal else None
+        if attn_mask is not None and attn_mask.dim() == 3:
+            attn_mask = attn_mask.unsqueeze(1)  # (B, T, Tk) -> (B, 1, T, Tk)
+        padding = None if key_padding is None else key_padding_to_attn_mask(key_padding)
+        return combine_masks(causal, attn_mask, padding), False

@@ -1,22 +1,28 @@
 """A lean incremental-decoding step through a Transformer stack.
 
-Generating one token at a time with a small batch on a CPU, a layer's arithmetic is a
-handful of matrix–vector products of a few microseconds each. The layers' ``forward``
-spends several times that around them: module calls, ``nn.Module`` attribute look-ups,
-shape checks, result dataclasses. :class:`LeanStack` gathers, once per decoding run, the
-tensors every layer needs into plain tuples, and then runs the same maths as
-:meth:`TransformerLayer.forward <attnkit.nn.layers.TransformerLayer.forward>` with
-nothing else: the fused Q/K/V matmul, the cache append, the fused attention kernel, the
-output projection, the norms and the feed-forward.
+Replaces the loop over :meth:`TransformerLayer.forward
+<attnkit.nn.layers.TransformerLayer.forward>` in :meth:`TransformerStack.forward
+<attnkit.nn.stacks.TransformerStack.forward>` for one new position in inference (eval
+mode, no autograd, no weights requested).
 
-It is built per decoding run and kept in the run's :class:`~attnkit.nn.cache.StackCache`,
-so the weights it holds cannot go stale (the run ends before any optimizer step), and it
-serves only what it supports exactly; :meth:`LeanStack.build` returns ``None`` otherwise
-and the stack runs its layers as usual. Tests keep both paths equal for every variant.
+Generating one token at a time with a small batch, a layer's arithmetic is a handful of
+matrix–vector products of a few microseconds each, and the layers' ``forward`` spends
+several times that around them: module calls, attribute look-ups, shape checks, result
+dataclasses. :class:`LeanStack` gathers, once per decoding run, the tensors every layer
+needs into plain tuples (Q, K and V concatenated into one matmul), and then runs the same
+maths with nothing else.
+
+One :class:`LeanStack` is built per decoding run, at its first step, and remembered
+against that run's :class:`~attnkit.nn.cache.StackCache` (weakly: it goes with the
+cache), so the weights it holds cannot go stale. It serves only what it supports
+exactly; other variants (no residuals, no Q/K/V projections, int8 layers, unknown norms,
+modules with forward hooks) run the layers as usual. ``tests/nn/test_lean_step.py``
+keeps both equal for every variant.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -32,7 +38,7 @@ from attnkit.nn.layers import TransformerLayer
 from attnkit.nn.positional import apply_rotary
 from attnkit.nn.scores import ScaledDotScore
 
-__all__ = ["LeanStack"]
+__all__ = ["LeanStack", "built_for", "step"]
 
 Norm = Callable[[Tensor], Tensor]
 
@@ -65,7 +71,7 @@ class _Attention:
     @classmethod
     def of(cls, module: MultiHeadAttention, norm: Norm, *, cross: bool) -> _Attention:
         q = module.q_proj
-        proj = (q.weight, q.bias) if cross else module.concatenated_qkv()
+        proj = (q.weight, q.bias) if cross else _concatenated_qkv(module)
         fused = isinstance(module.score, ScaledDotScore)
         out = (module.out_proj.weight, module.out_proj.bias)
         return cls(module, proj, out, norm, fused)
@@ -130,6 +136,39 @@ def _layer(layer: TransformerLayer) -> _Layer | None:
     )
 
 
+def _concatenated_qkv(module: MultiHeadAttention) -> tuple[Tensor, Tensor | None]:
+    """The Q, K and V projections as one (weight, bias), for one matmul per step.
+
+    Shape:
+        weight ``(D + 2·Hkv·Dh, D)``, bias ``(D + 2·Hkv·Dh,)`` or ``None``.
+    """
+    q_proj, k_proj, v_proj = module.q_proj, module.k_proj, module.v_proj
+    bias = None
+    if q_proj.bias is not None:
+        bias = torch.cat([q_proj.bias, k_proj.bias, v_proj.bias])  # type: ignore[list-item]
+    return torch.cat([q_proj.weight, k_proj.weight, v_proj.weight]), bias  # type: ignore[list-item]
+
+
+def _split_qkv(module: MultiHeadAttention, qkv: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Split the output of the concatenated projection into Q, K, V heads (views).
+
+    Shape:
+        qkv ``(B, T, D + 2·Hkv·Dh)`` → q ``(B, H, T, Dh)``, k and v ``(B, Hkv, T, Dh)``.
+    """
+    heads, kv_heads, head_dim = module.num_heads, module.num_kv_heads, module.head_dim
+    if kv_heads == heads:  # one view splits all the heads
+        batch, length, _ = qkv.shape
+        split = qkv.view(batch, length, 3, heads, head_dim)
+        q, k, v = split.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, Dh)
+        return q, k, v
+    q, k, v = qkv.split((heads * head_dim, kv_heads * head_dim, kv_heads * head_dim), dim=-1)
+    return (
+        module.split_heads(q, heads),
+        module.split_heads(k, kv_heads),
+        module.split_heads(v, kv_heads),
+    )
+
+
 def _attention(
     a: _Attention,
     x: Tensor,
@@ -151,7 +190,7 @@ def _attention(
     heads, kv_heads, head_dim = module.num_heads, module.num_kv_heads, module.head_dim
     projected = F.linear(x, *a.proj)
     if memory is None:
-        q, k, v = module.split_qkv(projected)  # (B, H, T, Dh), (B, Hkv, T, Dh) ×2
+        q, k, v = _split_qkv(module, projected)  # (B, H, T, Dh), (B, Hkv, T, Dh) ×2
         if rotary is not None:
             q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         k, v = cache.append(k, v)  # (B, Hkv, T_cached + T, Dh)
@@ -159,8 +198,8 @@ def _attention(
         q = projected.view(batch, length, heads, head_dim).transpose(1, 2)
         if not cache.filled:  # the memory's keys and values, once per run
             cache.store(
-                module._split_heads(module.k_proj(memory), kv_heads),
-                module._split_heads(module.v_proj(memory), kv_heads),
+                module.split_heads(module.k_proj(memory), kv_heads),
+                module.split_heads(module.v_proj(memory), kv_heads),
             )
         k, v = cache.keys, cache.values  # type: ignore[assignment]
     if a.fused and mask is None and bias is None and k.shape[0] == batch:
@@ -188,12 +227,7 @@ class LeanStack:
         """Gather ``stack``'s tensors, or return ``None`` if any layer is a variant the
         lean step does not cover (no residuals, no Q/K/V projections, an unknown norm
         or feed-forward) or if a forward hook is registered (it would not be called)."""
-        registry = nn.modules.module  # hooks registered for every module
-        global_hooks = any(
-            getattr(registry, name, None)
-            for name in ("_global_forward_hooks", "_global_forward_pre_hooks")
-        )
-        if global_hooks or any(m._forward_hooks or m._forward_pre_hooks for m in stack.modules()):
+        if _has_forward_hooks(stack):
             return None
         layers = [_layer(layer) for layer in stack.layers]  # type: ignore[union-attr]
         final_norm = None
@@ -236,3 +270,65 @@ class LeanStack:
                 x = _residual(layer.norm_first, cross.norm, x, attend)
             x = _residual(layer.norm_first, layer.ffn_norm, x, layer.ffn)
         return x if self._final_norm is None else self._final_norm(x)
+
+
+def _has_forward_hooks(stack: nn.Module) -> bool:
+    """Whether a forward hook would see a module of ``stack`` run: the lean step calls no
+    module, so its hooks would be silently skipped. torch has no public way to ask, so
+    this reads the hook dictionaries ``nn.Module`` keeps (global and per module)."""
+    registry = nn.modules.module
+    if any(
+        getattr(registry, name, None)
+        for name in ("_global_forward_hooks", "_global_forward_pre_hooks")
+    ):
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for m in stack.modules())
+
+
+# One LeanStack per decoding run, remembered against the run's cache (False: the stack
+# is a variant the lean step does not cover).
+_built: weakref.WeakKeyDictionary[StackCache, LeanStack | bool] = weakref.WeakKeyDictionary()
+
+
+def built_for(cache: StackCache) -> LeanStack | bool | None:
+    """The :class:`LeanStack` of the decoding run of ``cache`` (``False``: the stack is a
+    variant the lean step does not cover; ``None``: no lean step was tried)."""
+    return _built.get(cache)
+
+
+def step(
+    stack: nn.Module,
+    x: Tensor,
+    cache: StackCache,
+    *,
+    self_mask: Tensor | None,
+    position_bias: Tensor | None,
+    rotary: tuple[Tensor, Tensor] | None,
+    memory: Tensor | None,
+    memory_mask: Tensor | None,
+    need_weights: bool,
+) -> Tensor | None:
+    """The stack's hidden states for one new position through :class:`LeanStack`, or
+    ``None`` when the lean step does not apply (training, autograd, weights requested,
+    several positions, a variant it does not cover): the stack then runs its layers.
+
+    Shape:
+        x ``(B, 1, D)`` → ``(B, 1, D)`` or ``None``.
+    """
+    if stack.training or need_weights or torch.is_grad_enabled() or x.shape[1] != 1:
+        return None
+    lean = _built.get(cache)
+    if lean is None:
+        lean = LeanStack.build(stack) or False
+        _built[cache] = lean
+    if lean is False:
+        return None
+    return lean.step(  # type: ignore[union-attr]
+        x,
+        cache,
+        self_mask=self_mask,
+        position_bias=position_bias,
+        rotary=rotary,
+        memory=memory,
+        memory_mask=memory_mask,
+    )

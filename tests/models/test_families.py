@@ -657,3 +657,12 @@ def test_bad_tokens_raise_clear_errors(family, where, tokens, message):
 def test_decoder_lm_id_equal_to_vocab_is_rejected():
     with pytest.raises(ValueError, match=rf"contains id {V}, outside the vocabulary \[0, {V}\)"):
         _decoder_lm()(torch.tensor([[1, V]]))
+
+
+def test_encoder_decoder_keeps_its_old_name_as_an_alias():
+    from attnkit import EncoderDecoder
+    from attnkit.models import MODELS
+
+    assert Transformer is EncoderDecoder
+    assert MODELS["seq2seq"] is EncoderDecoder
+    assert repr(_seq2seq()).startswith("EncoderDecoder(")

@@ -11,14 +11,23 @@ import attnkit.training.trainer as trainer
 from attnkit.config import DecoderLMConfig, TrainConfig
 from attnkit.decoding import greedy_generate
 from attnkit.models import build_model
+from attnkit.nn import fast
+from attnkit.nn.fast import passes
 from attnkit.nn.fast.threads import cpu_decoding
 from attnkit.runtime import DistributedContext
 from attnkit.training.optim import build_optimizer
 from attnkit.training.tasks import LanguageModelTask
 
 
+@pytest.fixture(autouse=True)
+def fast_paths():
+    """These are tests of the speed seam: on, whatever ATTNKIT_REFERENCE says."""
+    with fast.reference_mode(False):
+        yield
+
+
 def _update(monkeypatch, pass_tokens: int) -> tuple[float, list[torch.Tensor]]:
-    monkeypatch.setattr(trainer, "CPU_PASS_TOKENS", pass_tokens)
+    monkeypatch.setattr(passes, "CPU_PASS_TOKENS", pass_tokens)
     torch.manual_seed(0)
     model = build_model(DecoderLMConfig(vocab_size=23, d_model=16, num_heads=2, dropout=0.0))
     optimizer = build_optimizer(model, TrainConfig(lr=1e-3))
@@ -48,12 +57,12 @@ def test_a_large_cpu_batch_split_into_cache_sized_passes_gives_the_same_update(m
 
 
 def test_cache_sized_passes_split_rows_and_keep_single_labels_whole(monkeypatch):
-    monkeypatch.setattr(trainer, "CPU_PASS_TOKENS", 10)
+    monkeypatch.setattr(passes, "CPU_PASS_TOKENS", 10)
     batch = {"tokens": torch.zeros(7, 5), "labels": torch.zeros(7, 5)}
-    parts = trainer._cache_sized(batch)
+    parts = passes.cache_sized_passes(batch)
     assert [p["tokens"].shape[0] for p in parts] == [2, 2, 2, 1]
     images = {"images": torch.zeros(7, 1, 4, 4), "labels": torch.zeros(7)}
-    assert [p["images"].shape[0] for p in trainer._cache_sized(images)] == [7]
+    assert [p["images"].shape[0] for p in passes.cache_sized_passes(images)] == [7]
 
 
 def test_cpu_decoding_uses_one_thread_for_few_rows_and_restores_the_settings():

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from attnkit.config import RNNSeq2SeqConfig, Seq2SeqConfig, TrainConfig
-from attnkit.models import RNNSeq2Seq, Transformer
+from attnkit.models import EncoderDecoder, RNNSeq2Seq
 from attnkit.nn.losses import IGNORE_INDEX, mean_token_cross_entropy
 from attnkit.training.optim import build_optimizer, learning_rate
 
@@ -116,7 +116,7 @@ def make_transformer(
     max_len: int = 512,
     seed: int = 0,
     **overrides: Any,
-) -> Transformer:
+) -> EncoderDecoder:
     """A small pre-LN encoder–decoder Transformer (sinusoidal positions, no dropout);
     ``overrides`` replace any :class:`~attnkit.config.Seq2SeqConfig` field (the lab's
     ablations: ``score``, ``positional``, ``norm``, ``residual`` …)."""
@@ -135,7 +135,7 @@ def make_transformer(
         share_embeddings=True,
         pad_id=PAD,
     )
-    return Transformer(Seq2SeqConfig(**{**options, **overrides}))
+    return EncoderDecoder(Seq2SeqConfig(**{**options, **overrides}))
 
 
 def make_rnn(

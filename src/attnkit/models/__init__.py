@@ -5,7 +5,7 @@ from attnkit.models.decoder_lm import DecoderLM
 from attnkit.models.encoder import EncoderMLM, mask_tokens
 from attnkit.models.registry import MODELS, build_model
 from attnkit.models.rnn_seq2seq import RNNSeq2Seq
-from attnkit.models.seq2seq import Transformer
+from attnkit.models.seq2seq import EncoderDecoder, Transformer
 from attnkit.models.vision import ImageCaptioner, VisionTransformer
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "EncoderMLM",
     "ImageCaptioner",
     "RNNSeq2Seq",
+    "EncoderDecoder",
     "Transformer",
     "VisionTransformer",
     "build_model",

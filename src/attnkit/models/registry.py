@@ -8,7 +8,7 @@ from attnkit.config import ModelConfig
 from attnkit.models.decoder_lm import DecoderLM
 from attnkit.models.encoder import EncoderMLM
 from attnkit.models.rnn_seq2seq import RNNSeq2Seq
-from attnkit.models.seq2seq import Transformer
+from attnkit.models.seq2seq import EncoderDecoder
 from attnkit.models.vision import ImageCaptioner, VisionTransformer
 
 __all__ = ["MODELS", "build_model"]
@@ -16,7 +16,7 @@ __all__ = ["MODELS", "build_model"]
 MODELS: dict[str, type[nn.Module]] = {
     "decoder_lm": DecoderLM,
     "encoder": EncoderMLM,
-    "seq2seq": Transformer,
+    "seq2seq": EncoderDecoder,
     "rnn_seq2seq": RNNSeq2Seq,
     "vit": VisionTransformer,
     "captioner": ImageCaptioner,

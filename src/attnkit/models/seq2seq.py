@@ -27,10 +27,10 @@ from attnkit.nn import (
     init_transformer_weights,
 )
 
-__all__ = ["Transformer"]
+__all__ = ["EncoderDecoder", "Transformer"]
 
 
-class Transformer(nn.Module):
+class EncoderDecoder(nn.Module):
     """Encoder–decoder Transformer built from a :class:`~attnkit.config.Seq2SeqConfig`.
 
     Source padding is found from ``pad_id``; target padding needs no mask under teacher
@@ -43,7 +43,7 @@ class Transformer(nn.Module):
 
     Example:
         >>> config = Seq2SeqConfig(src_vocab_size=50, tgt_vocab_size=60, d_model=32)
-        >>> model = Transformer(config)
+        >>> model = EncoderDecoder(config)
         >>> src, tgt = torch.randint(1, 50, (2, 7)), torch.randint(1, 60, (2, 5))
         >>> model(src, tgt).logits.shape
         torch.Size([2, 5, 60])
@@ -183,3 +183,7 @@ class Transformer(nn.Module):
             tgt ``(B, T_new)`` → ``(B, T_new, V)``.
         """
         return self.decode(tgt, encoded, tgt_padding_mask=tgt_padding_mask, cache=cache).logits
+
+
+# The paper calls this model "the Transformer"; attnkit's first name for the class.
+Transformer = EncoderDecoder

@@ -31,6 +31,8 @@ from torch import nn
 
 from attnkit.config import RunConfig, run_config_to_dict
 from attnkit.models.registry import build_model
+from attnkit.nn import fast
+from attnkit.nn.fast.passes import cache_sized_passes
 from attnkit.runtime import (
     DistributedContext,
     autocast,
@@ -412,8 +414,8 @@ def update_step(
     A non-finite loss or gradient skips the optimizer step (the caller counts it).
     """
     micro_batches = [{k: v.to(device) for k, v in b.items()} for b in micro_batches]
-    if device.type == "cpu":
-        micro_batches = [part for b in micro_batches for part in _cache_sized(b)]
+    if fast.enabled() and device.type == "cpu":
+        micro_batches = [part for b in micro_batches for part in cache_sized_passes(b)]
     # Token count of the whole update, over micro-batches and processes.
     tokens = sum(int((b["labels"] != -100).sum()) for b in micro_batches)
     total = torch.tensor(float(tokens), device=device)
@@ -458,27 +460,6 @@ def compile_model(model: nn.Module) -> nn.Module:
     except Exception as error:  # any backend problem: train uncompiled
         log.warning("torch.compile unavailable (%s); training without it", error)
         return model
-
-
-# On a CPU, a training pass over more tokens than this spills its activations out of
-# the last-level cache and every elementwise operation then runs at DRAM speed (a large
-# batch trains at about half the tokens/s of a small one). Bigger micro-batches are run
-# in slices of rows instead: the loss is a sum over tokens divided by their total
-# count, so the update is the same; only dropout draws its masks in a different order.
-CPU_PASS_TOKENS = 1024
-
-
-def _cache_sized(batch: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
-    """Split a micro-batch by rows into passes of at most ``CPU_PASS_TOKENS`` tokens."""
-    labels = batch["labels"]  # (B, T) for sequences, (B,) for one label per example
-    rows, length = labels.shape[0], labels[0].numel() if labels.dim() > 1 else 1
-    per_pass = max(1, CPU_PASS_TOKENS // max(length, 1))
-    if rows <= per_pass:
-        return [batch]
-    return [
-        {key: value[start : start + per_pass] for key, value in batch.items()}
-        for start in range(0, rows, per_pass)
-    ]
 
 
 def _json_float(value: float) -> float | str:

@@ -22,8 +22,10 @@ fast module                 replaces (the reference)                      applie
                             one plain-tensor pass, Q/K/V as one matmul    one new position
 ``threads.cpu_decoding``    nothing: thread count and oneDNN for          decoding on a CPU
                             decoding's tiny matrix products
-``masks``                   masks that restrict nothing are dropped;      on a CPU
-                            positions of a decoding step counted
+``masks``                   an all-real padding mask (it restricts        decoding; a CPU
+                            nothing) is dropped: unmasked kernels
+``passes``                  one training pass per micro-batch: passes     training on a CPU
+                            over slices of rows that fit the cache
 ==========================  ============================================  ================
 
 Switching the seam off runs the reference everywhere: set the environment variable

@@ -71,7 +71,7 @@ class _FusedCrossEntropy(torch.autograd.Function):
 
 
 # Rows per block of the elementwise passes: 1 MB of fp32, one core's L2 here. Passes over
-# a block that fits run ~3.5× faster than over one that spills to L3 (docs/benchmarks.md).
+# a block that fits are much faster than over one that spills to L3 (docs/benchmarks.md).
 _L2_ELEMENTS = 1 << 18
 
 

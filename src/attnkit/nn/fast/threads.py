@@ -18,7 +18,7 @@ __all__ = ["DECODE_SINGLE_THREAD_ROWS", "cpu_decoding"]
 # Incremental decoding of at most this many rows runs on one intra-op thread on a CPU:
 # its per-step matrix products are so small that waking and joining a second thread
 # costs more than it saves (docs/benchmarks.md has the measurement). Changing the
-# thread count costs ~1 ms, so it is done once per decoding call, never per step.
+# thread count is itself costly, so it is done once per decoding call, never per step.
 DECODE_SINGLE_THREAD_ROWS = 4
 
 
@@ -28,8 +28,8 @@ def cpu_decoding(rows: int, device: torch.device) -> Iterator[None]:
 
     * One intra-op thread when the rows are few (:data:`DECODE_SINGLE_THREAD_ROWS`).
     * oneDNN off: for the tiny tensors of a decoding step its per-call setup dominates
-      (exact GELU on 512 numbers: ~16 µs through oneDNN, ~1 µs natively, measured
-      here). Training keeps it: on large tensors oneDNN's GELU is ~1.3× faster.
+      (docs/benchmarks.md has the measurement). Training keeps it: on large tensors
+      oneDNN's kernels are the faster ones.
 
     Nothing changes on other devices, or with the speed seam off.
     """

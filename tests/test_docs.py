@@ -34,7 +34,7 @@ def run_blocks(text: str) -> list[tuple[str, str, str]]:
     return pairs
 
 
-@pytest.mark.parametrize("page", ["attention.md", "../README.md"])
+@pytest.mark.parametrize("page", ["attention.md", "reading.md", "../README.md"])
 def test_doc_examples_print_what_the_page_shows(page):
     path = DOCS / page
     text = path.read_text(encoding="utf-8")

@@ -231,3 +231,57 @@ def test_int8_generate_and_evaluate(trained, capsys):
     int8, fp32 = json.loads(out), json.loads(fp32)
     assert int8["int8"] is True and "int8" not in fp32
     assert int8["loss"] == pytest.approx(fp32["loss"], rel=0.05)  # close, as the docs report
+
+
+def test_api_errors_name_parameters_and_the_cli_words_them_as_options(trained, tmp_path):
+    from attnkit import api
+
+    _, run_dir, _ = trained
+    run = api.load_run(run_dir)
+    with pytest.raises(ValueError, match=r"max_new_tokens=40 exceeds model.max_len=32") as info:
+        list(api.generate(run, "ROMEO:", max_new_tokens=40))
+    assert "pass sliding_window=True" in str(info.value) and "--" not in str(info.value)
+    with pytest.raises(ValueError, match=r"prompt='' is empty"):
+        list(api.generate(run, ""))
+    with pytest.raises(ValueError, match=r"head=5 does not exist: the model has 2 heads"):
+        api.plot_run_attention(run_dir, "But", tmp_path / "x.png", head=5)
+    with pytest.raises(ValueError, match=r"fewer than last=99; train with train.keep_last"):
+        api.average_checkpoints(run_dir, tmp_path / "avg", last=99)
+
+
+def test_a_language_model_run_says_which_functions_and_commands_fit_it(trained, capsys, tmp_path):
+    from attnkit import api
+
+    _, run_dir, _ = trained
+    run = api.load_run(run_dir)
+    fit = "use generate(), evaluate() or plot_run_attention()"
+    with pytest.raises(
+        ValueError, match=re.escape(f"holds a language model, not a translator: {fit}")
+    ):
+        api.translate(run, ["hello"])
+    with pytest.raises(ValueError, match=re.escape(f"not an image classifier: {fit}")):
+        api.classify(run, tmp_path / "x.png")
+    with pytest.raises(ValueError, match=re.escape(f"not a captioner: {fit}")):
+        api.caption(run, tmp_path / "x.png")
+    with pytest.raises(
+        ValueError, match=re.escape(f"not an image model, so image= does not apply: {fit}")
+    ):
+        api.plot_image_attention(run_dir, tmp_path / "x.png", tmp_path / "a.png")
+    with pytest.raises(ValueError, match=re.escape(f"not an image model: {fit}")):
+        api.write_vision_samples(run_dir, tmp_path / "samples")
+    status, _, err = run_cli(
+        capsys, "attention", run_dir, "--image", tmp_path / "x.png", "--out", tmp_path / "a.png"
+    )
+    assert_one_line_error(
+        status,
+        err,
+        "holds a language model, not an image model, so --image does not apply: use "
+        "`attnkit generate`, `attnkit evaluate` or `attnkit attention --text`",
+    )
+    status, out, _ = run_cli(capsys, "info", run_dir)
+    info = json.loads(out)
+    assert status == 0 and info["family"] == "language model"
+    assert info["tokenizer"] == {
+        "kind": "char",
+        "vocab_size": info["config"]["model"]["vocab_size"],
+    }

@@ -145,3 +145,21 @@ def test_int8_evaluate_and_translate(run, capsys):
     assert (run / "eval" / "test.beam2.int8.hyp").is_file()  # beside, not over, the fp32 file
     status, out, err = cli(capsys, "translate", run, "a b c", "--int8")
     assert status == 0 and len(out.splitlines()) == 1, err
+
+
+def test_a_translator_run_says_which_functions_and_commands_fit_it(run, capsys):
+    from attnkit import api
+
+    with pytest.raises(
+        ValueError,
+        match=r"holds a translator, not a language model: use translate\(\), evaluate\(\) or "
+        r"plot_run_attention\(\)",
+    ):
+        list(api.generate(api.load_run(run), "a b"))
+    with pytest.raises(ValueError, match=r"split='train' is not a held-out split"):
+        api.evaluate(run, split="train")
+    status, _, err = cli(capsys, "generate", run, "--prompt", "a b")
+    assert status == 2 and "not a language model: use `attnkit translate`" in err
+    status, out, _ = cli(capsys, "info", run)
+    info = json.loads(out)
+    assert info["family"] == "translator" and "source_tokenizer" not in info  # joint vocabulary

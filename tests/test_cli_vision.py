@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,39 @@ def test_a_classifier_run_resumes(runs, capsys, tmp_path):
     status, out, err = run_cli(capsys, "train", recipe, "--out", run, "--quiet", "--resume")
     assert status == 0, err
     assert "at step 6" in out
+
+
+def test_an_image_run_says_which_functions_and_commands_fit_it(runs, capsys, tmp_path):
+    from attnkit import api
+
+    run_dir, samples = runs["vit"]
+    fit = "use classify(), evaluate(), plot_image_attention() or write_vision_samples()"
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"holds an image classifier, not a text model, so text= does not apply: {fit}"
+        ),
+    ):
+        api.plot_run_attention(run_dir, "seven", tmp_path / "a.png")
+    with pytest.raises(ValueError, match=r"top_k=0: ask for at least one class"):
+        api.classify(api.load_run(run_dir), samples[0], top_k=0)
+    with pytest.raises(ValueError, match=r"data= does not apply to captioners"):
+        api.evaluate(runs["captioner"][0], data=tmp_path)
+    status, _, err = run_cli(capsys, "attention", run_dir, "--text", "seven", "--out", "a.png")
+    assert_one_line_error(
+        status, err, "so --text does not apply: use `attnkit classify`", "`attnkit vision-sample`"
+    )
+    status, _, err = run_cli(capsys, "classify", run_dir, samples[0], "--top-k", "0")
+    assert_one_line_error(status, err, "--top-k 0: ask for at least one class")
+    status, out, _ = run_cli(capsys, "info", run_dir)
+    info = json.loads(out)
+    assert status == 0 and info["family"] == "image classifier" and len(info["classes"]) == 10
+
+
+def test_an_averaged_classifier_keeps_its_class_names(runs, capsys, tmp_path):
+    run_dir, samples = runs["vit"]
+    averaged = tmp_path / "averaged"
+    status, _, err = run_cli(capsys, "average", run_dir, "--last", "2", "--out", averaged)
+    assert status == 0, err
+    status, out, err = run_cli(capsys, "classify", averaged, samples[0])
+    assert status == 0 and out.startswith(f"{samples[0]}: "), err

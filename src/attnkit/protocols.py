@@ -62,10 +62,14 @@ class Seq2SeqStep(Protocol):
 
 @runtime_checkable
 class Tokenizer(Protocol):
-    """Text ↔ token ids, saved as JSON with a run."""
+    """Text ↔ token ids, saved as JSON with a run. ``pad_id``, ``bos_id`` and ``eos_id``
+    are the special tokens' ids (``None`` when the vocabulary has no such token)."""
 
     kind: str
     vocab_size: int
+    pad_id: int | None
+    bos_id: int | None
+    eos_id: int | None
 
     def encode(self, text: str) -> list[int]: ...
 

@@ -2,7 +2,9 @@
 
 Errors a user can cause (a bad path, a bad value) end with one ``error: ...`` line on
 stderr and exit status 2, never a traceback (set ``ATTNKIT_DEBUG=1`` to see one); Ctrl-C
-ends with status 130.
+ends with status 130. The library's messages name its parameters and functions
+(``last=9``, ``classify()``); ``wording`` prints them in the command's words
+(``--last 9``, ``attnkit classify``).
 
 Each command's handler and its sub-parser live together, by concern: ``runs`` (train and
 inspect a run), ``text``, ``vision``, ``lab``, ``demo``; options that several commands take
@@ -20,6 +22,7 @@ from collections.abc import Callable, Sequence
 from attnkit import __version__
 from attnkit.cli import demo, lab, runs, text, vision
 from attnkit.cli.status import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from attnkit.cli.wording import in_cli_terms, option_flags
 
 __all__ = ["build_parser", "main"]
 
@@ -51,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in _COMMANDS:
         add_command(commands)
+    for command in commands.choices.values():
+        # so that an error can be worded in the command's own options (cli.wording)
+        command.set_defaults(options=option_flags(command))
     return parser
 
 
@@ -88,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("ATTNKIT_DEBUG"):
             raise  # a full traceback, for bug reports
         message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        message = in_cli_terms(message, args.options)
         print(
             f"error: {message.splitlines()[0] if message else type(exc).__name__}", file=sys.stderr
         )

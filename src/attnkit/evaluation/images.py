@@ -25,8 +25,6 @@ __all__ = [
     "confusion_matrix",
 ]
 
-PAD, BOS, EOS = 0, 1, 2
-
 
 @torch.no_grad()
 def classify_images(model: nn.Module, images: Tensor, *, batch_size: int = 256) -> Tensor:
@@ -114,6 +112,7 @@ def caption_images(
     """
     model.eval()
     device = next(model.parameters()).device
+    bos, eos, pad = tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id
     captions: list[str] = []
     for start in range(0, len(images), batch_size):
         chunk = normalize_images(images[start : start + batch_size]).to(device)
@@ -124,10 +123,10 @@ def caption_images(
             out = greedy_translate(
                 source,
                 rows,
-                bos_id=BOS,
-                eos_id=EOS,
+                bos_id=bos,
+                eos_id=eos,
                 max_len=max_len,
-                pad_id=PAD,
+                pad_id=pad,
                 src_padding_mask=real,
             )
             hypotheses = [row.tolist() for row in out]
@@ -137,15 +136,15 @@ def caption_images(
                 rows,
                 beam_size=beam,
                 max_len=max_len,
-                bos_id=BOS,
-                eos_id=EOS,
-                pad_id=PAD,
+                bos_id=bos,
+                eos_id=eos,
+                pad_id=pad,
                 length_penalty=length_penalty,
                 src_padding_mask=real,
             )
             hypotheses = [sentence[0] for sentence in result.tokens]
         for ids in hypotheses:
-            ids = ids[: ids.index(EOS)] if EOS in ids else ids
+            ids = ids[: ids.index(eos)] if eos in ids else ids
             captions.append(ids_to_caption(tokenizer, ids))
     return captions
 

@@ -16,8 +16,6 @@ from attnkit.protocols import Tokenizer
 
 __all__ = ["corpus_scores", "translate_sentences"]
 
-PAD, BOS, EOS = 0, 1, 2
-
 
 def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Any]:
     """Corpus BLEU and chrF of ``hypotheses`` against one reference each (sacreBLEU's
@@ -71,6 +69,9 @@ def translate_sentences(
     """
     model.eval()
     device = next(model.parameters()).device
+    # The special ids come from the vocabularies (translation puts <pad> <bos> <eos> first).
+    src_pad, src_eos = source_tokenizer.pad_id, source_tokenizer.eos_id
+    bos, eos, pad = target_tokenizer.bos_id, target_tokenizer.eos_id, target_tokenizer.pad_id
     encoded = []
     for sentence in sentences:
         ids = source_tokenizer.encode(sentence) if sentence.strip() else []
@@ -87,32 +88,32 @@ def translate_sentences(
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         width = max(len(encoded[i]) for i in rows) + 1
-        src = torch.full((len(rows), width), PAD, dtype=torch.long)
+        src = torch.full((len(rows), width), src_pad, dtype=torch.long)
         for r, i in enumerate(rows):
-            src[r, : len(encoded[i]) + 1] = torch.tensor([*encoded[i], EOS])
+            src[r, : len(encoded[i]) + 1] = torch.tensor([*encoded[i], src_eos])
         src = src.to(device)
         limit = max_len or int(1.5 * width) + 10
         if beam == 1 and n_best == 1:
-            output = greedy_translate(model, src, bos_id=BOS, eos_id=EOS, max_len=limit, pad_id=PAD)
-            hypotheses = [[_strip(row.tolist())] for row in output]
+            output = greedy_translate(model, src, bos_id=bos, eos_id=eos, max_len=limit, pad_id=pad)
+            hypotheses = [[_strip(row.tolist(), eos)] for row in output]
         else:
             result = beam_search(
                 model,
                 src,
                 beam_size=beam,
                 max_len=limit,
-                bos_id=BOS,
-                eos_id=EOS,
-                pad_id=PAD,
+                bos_id=bos,
+                eos_id=eos,
+                pad_id=pad,
                 length_penalty=length_penalty,
                 n_best=n_best,
             )
-            hypotheses = [[_strip(h) for h in sentence] for sentence in result.tokens]
+            hypotheses = [[_strip(h, eos) for h in sentence] for sentence in result.tokens]
         for r, i in enumerate(rows):
             results[i] = [target_tokenizer.decode(h) for h in hypotheses[r]]
     return results
 
 
-def _strip(ids: list[int]) -> list[int]:
+def _strip(ids: list[int], eos_id: int) -> list[int]:
     """Token ids up to the first EOS."""
-    return ids[: ids.index(EOS)] if EOS in ids else ids
+    return ids[: ids.index(eos_id)] if eos_id in ids else ids

@@ -245,17 +245,17 @@ class CaptioningTask:
         """Normalise images and turn captions into decoder inputs and labels.
 
         Shape:
-            images ``(B, C, H, W)`` uint8 → images float, tgt_in ``(B, T)`` (BOS +
-            caption, padded with 0), labels ``(B, T)`` (caption + EOS, ``-100`` padding).
+            images ``(B, C, H, W)`` uint8 → images float, tgt ``(B, T)`` (BOS +
+            caption, then padding), labels ``(B, T)`` (caption + EOS, ``-100`` padding).
         """
-        pad, bos, eos = 0, 1, 2
-        encoded = [caption_to_ids(self.tokenizer, c) for c in captions]
+        words = self.tokenizer
+        encoded = [caption_to_ids(words, c) for c in captions]
         width = max(len(ids) for ids in encoded) + 1
-        tgt_in = torch.full((len(encoded), width), pad, dtype=torch.long)
+        tgt_in = torch.full((len(encoded), width), words.pad_id, dtype=torch.long)
         labels = torch.full((len(encoded), width), IGNORE_INDEX, dtype=torch.long)
         for row, ids in enumerate(encoded):
-            tgt_in[row, : len(ids) + 1] = torch.tensor([bos, *ids])
-            labels[row, : len(ids) + 1] = torch.tensor([*ids, eos])
+            tgt_in[row, : len(ids) + 1] = torch.tensor([words.bos_id, *ids])
+            labels[row, : len(ids) + 1] = torch.tensor([*ids, words.eos_id])
         return {"images": normalize_images(images), "tgt": tgt_in, "labels": labels}
 
     def micro_batches(

@@ -3,9 +3,10 @@ and an evaluation. The trainer's loop is the same for every task."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +26,9 @@ from attnkit.training.image_tasks import CaptioningTask, ImageClassificationTask
 from attnkit.training.losses import IGNORE_INDEX, batch_loss
 
 __all__ = [
+    "TASKS",
     "LanguageModelTask",
+    "Task",
     "TranslationTask",
     "TranslationTokenizers",
     "build_task",
@@ -34,7 +37,45 @@ __all__ = [
 ]
 
 Pairs = list[tuple[str, str]]
-Task = Union["LanguageModelTask", "TranslationTask"]  # what the trainer drives
+
+
+class Task(Protocol):
+    """What the trainer drives, the same for every family: :class:`LanguageModelTask`,
+    :class:`TranslationTask` and the image tasks
+    (:class:`~attnkit.training.image_tasks.ImageClassificationTask`,
+    :class:`~attnkit.training.image_tasks.CaptioningTask`).
+
+    A task may also have ``stats`` (a dict about its data, shown when training starts).
+    """
+
+    @property
+    def vocab_sizes(self) -> dict[str, int]:
+        """The model config's fields set from the data (vocabulary sizes, classes)."""
+        ...
+
+    def save_tokenizers(self, run_dir: Path) -> None:
+        """Write what reads the model's inputs and outputs into the run directory."""
+        ...
+
+    def micro_batches(
+        self, index: int, *, batch_size: int, accumulate: int, rank: int, world_size: int
+    ) -> list[dict[str, Tensor]]:
+        """This process's ``accumulate`` micro-batches of update ``index``: the model's
+        keyword inputs and ``labels`` (a pure function of ``index``, so resuming needs
+        only the index)."""
+        ...
+
+    def loss(
+        self, model: nn.Module, batch: dict[str, Tensor], *, label_smoothing: float
+    ) -> tuple[Tensor, Tensor]:
+        """Summed loss of a micro-batch and its count of real labels."""
+        ...
+
+    def evaluate(
+        self, model: nn.Module, *, device: torch.device, max_batches: int | None, batch_size: int
+    ) -> dict[str, Any]:
+        """Validation metrics, ``loss`` among them."""
+        ...
 
 
 def load_texts(data: DataConfig) -> tuple[str, str]:
@@ -232,22 +273,23 @@ class TranslationTask:
         }
 
     def collate(self, pairs: list[tuple[list[int], list[int]]]) -> dict[str, Tensor]:
-        """Pad a list of encoded pairs into ``src``, ``tgt_in`` and ``labels``.
+        """Pad a list of encoded pairs into ``src``, ``tgt`` and ``labels``, with the
+        tokenizers' own padding, BOS and EOS ids.
 
         Shape:
-            src ``(B, S)``, tgt ``(B, T)`` (BOS + target), labels ``(B, T)`` (target +
-            EOS, ``-100`` at padding).
+            src ``(B, S)`` (source + EOS), tgt ``(B, T)`` (BOS + target), labels
+            ``(B, T)`` (target + EOS, ``-100`` at padding).
         """
-        pad, bos, eos = 0, 1, 2
+        source, target = self.tokenizers.source, self.tokenizers.target
         width_src = max(len(s) for s, _ in pairs) + 1
         width_tgt = max(len(t) for _, t in pairs) + 1
-        src = torch.full((len(pairs), width_src), pad, dtype=torch.long)
-        tgt_in = torch.full((len(pairs), width_tgt), pad, dtype=torch.long)
+        src = torch.full((len(pairs), width_src), source.pad_id, dtype=torch.long)
+        tgt_in = torch.full((len(pairs), width_tgt), target.pad_id, dtype=torch.long)
         labels = torch.full((len(pairs), width_tgt), IGNORE_INDEX, dtype=torch.long)
         for row, (s, t) in enumerate(pairs):
-            src[row, : len(s) + 1] = torch.tensor([*s, eos])
-            tgt_in[row, : len(t) + 1] = torch.tensor([bos, *t])
-            labels[row, : len(t) + 1] = torch.tensor([*t, eos])
+            src[row, : len(s) + 1] = torch.tensor([*s, source.eos_id])
+            tgt_in[row, : len(t) + 1] = torch.tensor([target.bos_id, *t])
+            labels[row, : len(t) + 1] = torch.tensor([*t, target.eos_id])
         return {"src": src, "tgt": tgt_in, "labels": labels}
 
     def micro_batches(
@@ -292,26 +334,47 @@ class TranslationTask:
         return {"loss": mean, "perplexity": perplexity(mean), "tokens": count}
 
 
-def build_task(config: RunConfig, *, resume_from: Path | None = None):
+def _translation_task(config: RunConfig, resume_from: Path | None) -> Task:
+    data, train = config.data, config.train
+    return TranslationTask(
+        data,
+        seed=train.seed,
+        batch_tokens=train.batch_tokens or train.batch_size * data.block_size,
+        tokenizers=TranslationTokenizers.load(resume_from) if resume_from else None,
+    )
+
+
+def _language_model_task(config: RunConfig, resume_from: Path | None) -> Task:
+    tokenizer = load_tokenizer(resume_from / "tokenizer.json") if resume_from else None
+    return LanguageModelTask(config.data, seed=config.train.seed, tokenizer=tokenizer)
+
+
+def _classification_task(config: RunConfig, resume_from: Path | None) -> Task:
+    return ImageClassificationTask(config.data, config.model, seed=config.train.seed)
+
+
+def _captioning_task(config: RunConfig, resume_from: Path | None) -> Task:
+    # The caption vocabulary is fixed by the kind of mosaics: nothing to reload.
+    return CaptioningTask(config.data, config.model, seed=config.train.seed)
+
+
+# The task that trains each model kind from a recipe (the masked-LM encoder has none yet).
+TASKS: dict[str, Callable[[RunConfig, Path | None], Task]] = {
+    "decoder_lm": _language_model_task,
+    **{kind: _translation_task for kind in TRANSLATION_KINDS},
+    "vit": _classification_task,
+    "captioner": _captioning_task,
+}
+
+
+def build_task(config: RunConfig, *, resume_from: Path | None = None) -> Task:
     """The task that trains ``config.model.kind``; with ``resume_from`` (a run
     directory) its saved tokenizers are reused instead of training new ones."""
-    data, train = config.data, config.train
-    if config.model.kind in TRANSLATION_KINDS:
-        tokenizers = TranslationTokenizers.load(resume_from) if resume_from else None
-        return TranslationTask(
-            data,
-            seed=train.seed,
-            batch_tokens=train.batch_tokens or train.batch_size * data.block_size,
-            tokenizers=tokenizers,
+    kind = config.model.kind
+    if kind not in TASKS:
+        known = [repr(k) for k in TASKS]
+        raise ValueError(
+            f"training model.kind={kind!r} from a recipe is not supported yet; train "
+            f"{', '.join(known[:-1])} or {known[-1]}"
         )
-    if config.model.kind == "decoder_lm":
-        tokenizer = load_tokenizer(resume_from / "tokenizer.json") if resume_from else None
-        return LanguageModelTask(data, seed=train.seed, tokenizer=tokenizer)
-    if config.model.kind == "vit":
-        return ImageClassificationTask(data, config.model, seed=train.seed)
-    if config.model.kind == "captioner":
-        return CaptioningTask(data, config.model, seed=train.seed)
-    raise ValueError(
-        f"training model.kind={config.model.kind!r} from a recipe is not supported yet; "
-        f"train 'decoder_lm', {' or '.join(repr(k) for k in TRANSLATION_KINDS)}"
-    )
+    return TASKS[kind](config, resume_from)

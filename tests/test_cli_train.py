@@ -165,9 +165,16 @@ def test_user_errors_are_one_clear_line(trained, capsys, tmp_path):
     status, _, err = run_cli(capsys, "generate", run, "--prompt", "ROMEO€")
     assert_one_line_error(status, err, "'€'", "index 5")
     status, _, err = run_cli(
-        capsys, "generate", run, "--prompt", "ROMEO:", "--max-new-tokens", "40"
+        capsys,
+        "generate",
+        run,
+        "--prompt",
+        "ROMEO:",
+        "--max-new-tokens",
+        "40",
+        "--no-sliding-window",
     )
-    assert_one_line_error(status, err, "max_len=32", "--sliding-window")
+    assert_one_line_error(status, err, "max_len=32", "or pass --sliding-window")
     status, _, err = run_cli(capsys, "generate", run, "--temperature", "-1")
     assert_one_line_error(status, err, "temperature")
     status, _, err = run_cli(capsys, "generate", tmp_path)
@@ -239,7 +246,7 @@ def test_api_errors_name_parameters_and_the_cli_words_them_as_options(trained, t
     _, run_dir, _ = trained
     run = api.load_run(run_dir)
     with pytest.raises(ValueError, match=r"max_new_tokens=40 exceeds model.max_len=32") as info:
-        list(api.generate(run, "ROMEO:", max_new_tokens=40))
+        list(api.generate(run, "ROMEO:", max_new_tokens=40, sliding_window=False))
     assert "pass sliding_window=True" in str(info.value) and "--" not in str(info.value)
     with pytest.raises(ValueError, match=r"prompt='' is empty"):
         list(api.generate(run, ""))

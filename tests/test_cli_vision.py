@@ -165,7 +165,7 @@ def test_bad_images_give_one_line_errors(runs, capsys, tmp_path):
     status, _, err = run_cli(capsys, "caption", run, text)
     assert_one_line_error(status, err, "not a captioner", "attnkit classify")
     status, _, err = run_cli(capsys, "attention", run, "--out", tmp_path / "a.png")
-    assert_one_line_error(status, err, "give --text (text models) or --image")
+    assert_one_line_error(status, err, "give --text TEXT (text models) or --image")
     status, _, err = run_cli(capsys, "classify", tmp_path / "no-run", text)
     assert_one_line_error(status, err, "no such run directory")
 
@@ -224,7 +224,7 @@ def test_an_image_run_says_which_functions_and_commands_fit_it(runs, capsys, tmp
         status, err, "so --text does not apply: use `attnkit classify`", "`attnkit vision-sample`"
     )
     status, _, err = run_cli(capsys, "classify", run_dir, samples[0], "--top-k", "0")
-    assert_one_line_error(status, err, "--top-k 0: ask for at least one class")
+    assert_one_line_error(status, err, "--top-k: 0 is out of range: pass a whole number >= 1")
     status, out, _ = run_cli(capsys, "info", run_dir)
     info = json.loads(out)
     assert status == 0 and info["family"] == "image classifier" and len(info["classes"]) == 10

@@ -603,7 +603,8 @@ def test_number_check_needs_one_lower_bound():
         number(above=0, at_least=0)
 
 
-# A resolved config exactly as the single-file config module saved it in a run directory.
+# A resolved config exactly as the single-file config module saved it in a run directory
+# (with the fields added since at their defaults: data.mask_prob, data.whole_word_mask).
 SAVED_RUN_CONFIG = """{"model": {"kind": "seq2seq", "d_model": 64, "num_heads": 4, \
 "num_kv_heads": null, "d_ff": null, "dropout": 0.2, "attn_dropout": null, \
 "activation_dropout": null, "activation": "relu", "norm": "layernorm", "norm_first": false, \
@@ -616,7 +617,8 @@ SAVED_RUN_CONFIG = """{"model": {"kind": "seq2seq", "d_model": 64, "num_heads": 
 "reverse", "train": null, "train_target": null, "valid": null, "valid_target": null, \
 "test": null, "test_target": null, "val_fraction": 0.1, "tokenizer": "word", \
 "vocab_size": 100, "joint_vocab": true, "unk": false, "block_size": 64, "max_chars": 1000, \
-"mosaic_size": 3, "eval_images": 1000, "augment_shift": 0, "augment_flip": false}, \
+"mosaic_size": 3, "eval_images": 1000, "augment_shift": 0, "augment_flip": false, \
+"mask_prob": 0.15, "whole_word_mask": false}, \
 "train": {"steps": 10, "batch_size": 12, "batch_tokens": 0, "accumulate": 1, "lr": 0.0003, \
 "min_lr": null, "schedule": "noam", "warmup_steps": 100, "weight_decay": 0.1, "beta1": 0.9, \
 "beta2": 0.99, "eps": 1e-08, "grad_clip": 1.0, "label_smoothing": 0.0, "eval_every": 250, \

@@ -34,7 +34,7 @@ _EXPORTS = {
     "Transformer": "attnkit.models",
     "VisionTransformer": "attnkit.models",
     "build_model": "attnkit.models",
-    "mask_tokens": "attnkit.models",
+    "mask_tokens": "attnkit.data.masking",
     "Attention": "attnkit.nn",
     "AttentionMaps": "attnkit.nn",
     "AttentionOutput": "attnkit.nn",
@@ -49,11 +49,15 @@ _EXPORTS = {
     "make_score": "attnkit.nn",
     "caption": "attnkit.api",
     "classify": "attnkit.api",
+    "embed": "attnkit.api",
     "evaluate": "attnkit.api",
+    "fill_mask": "attnkit.api",
     "generate": "attnkit.api",
     "load_run": "attnkit.api",
     "train": "attnkit.api",
     "translate": "attnkit.api",
+    "export_hf": "attnkit.interop",
+    "import_hf": "attnkit.interop",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,7 +1,8 @@
 """High-level facade over runs, used by the command line and by users: :func:`train`,
 :func:`load_run`, :func:`generate`, :func:`translate`, :func:`classify`, :func:`caption`,
-:func:`evaluate`, :func:`average_checkpoints`, :func:`run_info`,
-:func:`plot_run_attention`, :func:`plot_image_attention`, :func:`write_vision_samples`.
+:func:`evaluate`, :func:`fill_mask`, :func:`embed`, :func:`average_checkpoints`,
+:func:`run_info`, :func:`plot_run_attention`, :func:`plot_image_attention`,
+:func:`write_vision_samples`.
 
 What a run can do depends on its model family: each function asks the run's family
 (:mod:`attnkit.families`) to do it, and a run of a family that does not fit is an error
@@ -11,9 +12,10 @@ command-line flags: the CLI words them as its options.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +30,15 @@ from attnkit.families.base import (
     Classifies,
     DrawsImageAttention,
     DrawsTextAttention,
+    Embeds,
     Evaluates,
+    FilledMask,
+    FillsMasks,
     Generates,
     HoldsOutImages,
     Translates,
 )
-from attnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from attnkit.training.checkpoint import checkpoint_steps, load_checkpoint, save_checkpoint
 from attnkit.training.image_tasks import CLASSES_FILE
 from attnkit.training.rundir import LoadedRun, RunDir, load_run
 from attnkit.training.trainer import Callback, Trainer, TrainState
@@ -43,7 +48,9 @@ __all__ = [
     "average_checkpoints",
     "caption",
     "classify",
+    "embed",
     "evaluate",
+    "fill_mask",
     "generate",
     "load_run",
     "plot_image_attention",
@@ -55,6 +62,9 @@ __all__ = [
 ]
 
 HELD_OUT_SPLITS = ("valid", "test")
+BEAM = 4
+"""The beam size of every function that decodes (translate, caption, evaluate): one
+default, so a translation and its evaluation agree; ``beam=1`` is greedy decoding."""
 
 
 # --------------------------------------------------------------------------- runs
@@ -65,11 +75,15 @@ def train(
     out: str | Path,
     *,
     resume: bool = False,
+    allow_data_change: bool = False,
     callbacks: Sequence[Callback] = (),
 ) -> TrainState:
-    """Train ``config`` into the run directory ``out`` (or continue it with ``resume``),
-    then draw the loss curve (``out/loss.png``)."""
-    state = Trainer(config, out, resume=resume, callbacks=callbacks).fit()
+    """Train ``config`` into the run directory ``out`` (or continue it with ``resume``;
+    ``allow_data_change`` lets it go on although its data files changed), then draw the
+    loss curve (``out/loss.png``). One training writes into ``out`` at a time."""
+    state = Trainer(
+        config, out, resume=resume, allow_data_change=allow_data_change, callbacks=callbacks
+    ).fit()
     paths = RunDir(Path(out))
     if int(os.environ.get("RANK", "0")) == 0 and paths.metrics.is_file():
         plot_loss_curve(paths.metrics, paths.loss_curve, title=f"{paths.root.name}")
@@ -81,6 +95,27 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split={split!r} is not a held-out split: pass split='valid' or 'test'")
 
 
+def _check_count(name: str, value: Any, *, least: int = 1) -> None:
+    """A count the caller asked for (``last=``, ``count=``): a whole number >= ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name}={value!r} means nothing here: pass a whole number >= {least}")
+
+
+def _check_decoding(beam: Any, length_penalty: Any) -> None:
+    """The decoding settings every decoder takes (the vocabulary bounds the beam later)."""
+    _check_count("beam", beam)
+    if (
+        isinstance(length_penalty, bool)
+        or not isinstance(length_penalty, int | float)
+        or not math.isfinite(length_penalty)
+        or length_penalty < 0
+    ):
+        raise ValueError(
+            f"length_penalty={length_penalty!r}: pass a number >= 0 (0 = none; larger values "
+            f"favour longer outputs)"
+        )
+
+
 def generate(
     run: LoadedRun,
     prompt: str,
@@ -90,18 +125,22 @@ def generate(
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int | None = None,
-    sliding_window: bool = False,
+    sliding_window: bool = True,
 ) -> Iterator[str]:
-    """Continue ``prompt`` with a trained language model, yielding text as it comes.
+    """Continue ``prompt`` with a trained language model: an iterator of text pieces,
+    as they come.
 
     Uses the key/value cache: each new token costs one step over the cached context. A
-    model with learned positions cannot look past ``max_len`` tokens: asking for more is
-    an error, unless ``sliding_window`` is set — then generation goes on in chunks, each
-    starting afresh from the last ``max_len // 2`` tokens.
+    model with learned positions cannot look past ``max_len`` tokens: with
+    ``sliding_window`` (the default) generation goes on in chunks, each starting afresh
+    from the last ``max_len // 2`` tokens; without it, asking for more is an error.
+
+    Everything — the run's family, the settings, the prompt's characters, the memory
+    the cache will take — is checked when ``generate`` is called, before any text.
     """
     check_sampling_args(temperature, top_k, top_p)
     language_model = family_for(run, Generates, needs="a language model")
-    yield from language_model.generate(
+    return language_model.generate(
         run,
         prompt,
         max_new_tokens=max_new_tokens,
@@ -118,28 +157,52 @@ def evaluate(
     *,
     data: str | Path | None = None,
     split: str = "valid",
-    beam: int = 1,
+    beam: int = BEAM,
     length_penalty: float = 0.6,
     int8: bool = False,
+    checkpoint: int | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a run's best model (``int8``: with its linear layers quantized to int8,
-    on the CPU — to measure what that costs in accuracy).
+    """Evaluate a run's best model, or its ``checkpoint`` of that step (``int8``: with its
+    linear layers quantized to int8, on the CPU — to measure what that costs in accuracy).
 
     Language models: loss, perplexity and bits per character on the validation text
-    (every block once) or on the text file ``data``.
+    (every block once), on the recipe's test text (``data.test``; a run without one
+    refuses ``split="test"``) or on the text file ``data``.
 
     Translators: BLEU and chrF (sacreBLEU) of the ``split`` (``valid`` or ``test``) or
-    of the TSV file ``data``, decoded greedily or with a ``beam``; the sources,
-    hypotheses and references are written to ``RUN_DIR/eval/``.
+    of the TSV file ``data`` (lines that are not a pair are dropped, counted and
+    reported), decoded greedily or with a ``beam``; runs with a character tokenizer get
+    character-level BLEU (``bleu_tokenize``). The sources, hypotheses and references are
+    written to the folder ``out`` (default ``RUN_DIR/eval/``).
 
     Image classifiers: accuracy, per-class accuracy and a confusion-matrix PNG on the
     ``split`` or on a ``data`` folder (one sub-folder per class). Captioners: per-word
     and whole-caption accuracy and BLEU on the ``split``'s mosaics (unseen images).
+
+    Masked-language models: top-1 / top-5 accuracy and perplexity at the hidden tokens
+    of the ``split`` (``test`` for ``bible-en`` or a recipe with ``data.test``) or of
+    the text file ``data``, hidden with a fixed seed, beside the most-frequent-token and
+    unigram baselines at the same positions.
+
+    A folder ``out`` that cannot be written (a read-only run) costs a warning: the
+    scores are returned all the same. ``progress`` is told ``(done, total)`` as the
+    evaluation goes (sentences, images or batches of text).
     """
     _check_split(split)
-    run = load_run(run_dir, int8=int8)
-    scores = family_for(run, Evaluates, needs="a model evaluate() can score").evaluate(
-        run, data=data, split=split, beam=beam, length_penalty=length_penalty, int8=int8
+    _check_decoding(beam, length_penalty)
+    run = load_run(run_dir, int8=int8, checkpoint=checkpoint)
+    family = family_for(run, Evaluates, needs="a model evaluate() can score")
+    scores = family.evaluate(
+        run,
+        data=data,
+        split=split,
+        beam=beam,
+        length_penalty=length_penalty,
+        int8=int8,
+        out=Path(out) if out is not None else run.run_dir.root / "eval",
+        progress=progress,
     )
     return {
         "run": str(run.run_dir.root),
@@ -153,21 +216,89 @@ def translate(
     run: LoadedRun,
     sentences: Sequence[str],
     *,
-    beam: int = 1,
+    beam: int = BEAM,
     length_penalty: float = 0.6,
     n_best: int = 1,
+    max_new_tokens: int | None = None,
     max_len: int | None = None,
 ) -> list[list[str]]:
-    """Translate sentences with a trained translator: the ``n_best`` best of each."""
+    """Translate sentences with a trained translator: the ``n_best`` best of each.
+
+    Each translation ends at EOS or after ``max_new_tokens`` tokens (default: 1.5 × the
+    source's length + 10; ``max_len`` is its old name). A sentence the run's vocabulary
+    cannot read translates to ``""`` with a warning naming its line (from 1); when none
+    can be read, that is an error. ``beam`` is at most the vocabulary size, and a beam
+    whose state would not fit in memory is refused before decoding starts.
+    """
     translator = family_for(run, Translates, needs="a translator")
+    _check_decoding(beam, length_penalty)
+    _check_count("n_best", n_best)
+    if max_new_tokens is None:
+        max_new_tokens = max_len
+    if max_new_tokens is not None:
+        _check_count("max_new_tokens", max_new_tokens)
     return translator.translate(
-        run, sentences, beam=beam, length_penalty=length_penalty, n_best=n_best, max_len=max_len
+        run,
+        sentences,
+        beam=beam,
+        length_penalty=length_penalty,
+        n_best=n_best,
+        max_new_tokens=max_new_tokens,
     )
+
+
+def fill_mask(run: LoadedRun | str | Path, text: str, *, top_k: int = 5) -> list[FilledMask]:
+    """The ``top_k`` likeliest tokens, with their probabilities, for each ``[MASK]`` of
+    ``text``, by a trained masked-language model (a loaded run or its directory).
+
+    Returns one :class:`~attnkit.families.base.FilledMask` per ``[MASK]``, in the order
+    of the text: its ``position`` among the text's tokens and its ``candidates``,
+    ``(token, probability)`` pairs, the likeliest first. A text without ``[MASK]``, or
+    longer than the model's learned positions, is an error.
+
+    Example:
+        ``fill_mask(run, "the [MASK] of the Lord")[0].candidates[0]`` → ``("word", 0.41)``
+    """
+    _check_count("top_k", top_k)
+    if not isinstance(run, LoadedRun):
+        run = load_run(run)
+    masked_model = family_for(run, FillsMasks, needs="a masked-language model", parameter="text")
+    return masked_model.fill_mask(run, text, top_k=top_k)
+
+
+def embed(
+    run: LoadedRun | str | Path,
+    texts: Sequence[str],
+    *,
+    normalize: bool = True,
+    batch_size: int = 32,
+) -> torch.Tensor:
+    """Sentence embeddings: one vector per text from an encoder (a loaded run or its
+    directory) — its final states pooled as the run's ``model.pooling`` says (``mean``
+    over the real tokens, as sentence-transformers does, or the first token), scaled to
+    unit length unless ``normalize=False``, so that ``a @ b`` is the cosine similarity.
+
+    Shape:
+        ``N`` texts → ``(N, D)`` float32.
+
+    Example:
+        ``embed(run, ["a cat", "a dog"])`` → a ``(2, 384)`` tensor for MiniLM.
+    """
+    if isinstance(texts, str):
+        raise ValueError("texts= is one string: pass a list of texts, e.g. texts=[text]")
+    if not texts:
+        raise ValueError("texts= is empty: pass at least one text")
+    _check_count("batch_size", batch_size)
+    if not isinstance(run, LoadedRun):
+        run = load_run(run)
+    encoder = family_for(run, Embeds, needs="an encoder")
+    return encoder.embed(run, list(texts), normalize=normalize, batch_size=batch_size)
 
 
 def average_checkpoints(run_dir: str | Path, out: str | Path, *, last: int = 5) -> Path:
     """Average the weights of a run's last ``last`` checkpoints into a new run directory
     (config and tokenizers copied), which translates and evaluates like any run."""
+    _check_count("last", last)
     source = RunDir(Path(run_dir))
     target = RunDir(Path(out))
     if target.has_checkpoint():
@@ -178,7 +309,7 @@ def average_checkpoints(run_dir: str | Path, out: str | Path, *, last: int = 5) 
             f"{source.root} keeps {len(steps)} checkpoint(s), fewer than last={last}; "
             f"train with train.keep_last >= {last}"
         )
-    checkpoints = [load_checkpoint(path) for path in steps[-last:]]
+    checkpoints = [load_checkpoint(path, weights_only=True) for path in steps[-last:]]
     run = load_run(run_dir, which="latest")
     averaged = {
         name: torch.stack([c.model_state[name].float() for c in checkpoints]).mean(0)
@@ -202,9 +333,10 @@ def average_checkpoints(run_dir: str | Path, out: str | Path, *, last: int = 5) 
     )
 
 
-def run_info(run_dir: str | Path) -> dict[str, Any]:
-    """What a run is: its family, config, parameter count, vocabulary and training state."""
-    run = load_run(run_dir, which="latest")
+def run_info(run_dir: str | Path, *, checkpoint: int | None = None) -> dict[str, Any]:
+    """What a run is: its family, config, parameter count, vocabulary and training state
+    (at its latest checkpoint, or at its ``checkpoint`` of that step)."""
+    run = load_run(run_dir, which="latest", checkpoint=checkpoint)
     family = family_of(run)
     params = sum(p.numel() for p in run.model.parameters())
     state = run.checkpoint.trainer_state
@@ -221,6 +353,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "tokens_seen": state.get("tokens_seen"),
         "seconds": state.get("seconds"),
         "stop_reason": state.get("stop_reason"),
+        "checkpoints_kept": sorted(checkpoint_steps(run_dir)),
         "config": run_config_to_dict(run.config),
     }
 
@@ -232,8 +365,10 @@ def plot_run_attention(
     *,
     layer: int | None = None,
     head: int | None = None,
+    checkpoint: int | None = None,
 ) -> Path:
-    """Attention of a trained text model over ``text``, tokens on the axes.
+    """Attention of a trained text model over ``text``, tokens on the axes (the run's
+    best model, or its ``checkpoint`` of that step).
 
     Language models: self-attention. Without ``layer``/``head``: a grid with every
     layer and head; with both: one map; with only ``layer``: that layer's heads; with
@@ -244,7 +379,7 @@ def plot_run_attention(
     heads (or ``head``). Beside it: ``*-cross.png`` (every layer and head),
     ``*-encoder.png`` and ``*-decoder.png`` (self-attention grids; Transformers only).
     """
-    run = load_run(run_dir)
+    run = load_run(run_dir, checkpoint=checkpoint)
     text_model = family_for(run, DrawsTextAttention, needs="a text model", parameter="text")
     return text_model.plot_text_attention(run, text, Path(out), layer=layer, head=head)
 
@@ -262,27 +397,36 @@ def classify(
 
 
 def caption(
-    run: LoadedRun, image: str | Path | torch.Tensor, *, beam: int = 1, length_penalty: float = 0.6
+    run: LoadedRun,
+    image: str | Path | torch.Tensor,
+    *,
+    beam: int = BEAM,
+    length_penalty: float = 0.6,
 ) -> str:
     """Caption an image (a PNG/JPEG path or a ``uint8`` ``(C, H, W)`` tensor), greedy
     or with beam search."""
     captioner = family_for(run, Captions, needs="a captioner")
+    _check_decoding(beam, length_penalty)
     return captioner.caption(run, image, beam=beam, length_penalty=length_penalty)
 
 
 def write_vision_samples(
-    run_dir: str | Path, out: str | Path, *, count: int = 8, split: str = "test"
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    count: int = 8,
+    split: str = "test",
+    checkpoint: int | None = None,
 ) -> list[Path]:
     """Write ``count`` held-out images of a run's data as PNG files (named after their
     class or caption), to try :func:`classify` / :func:`caption` /
     :func:`plot_image_attention` on."""
     _check_split(split)
-    if count < 1:
-        raise ValueError(f"count={count}: ask for at least one image")
+    _check_count("count", count)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out={str(out)!r} exists and is not a folder")
-    run = load_run(run_dir)
+    run = load_run(run_dir, checkpoint=checkpoint)
     image_model = family_for(run, HoldsOutImages, needs="an image model")
     images, names = image_model.held_out_images(run, split)
     paths = []
@@ -299,14 +443,16 @@ def plot_image_attention(
     *,
     layer: int | None = None,
     head: int | None = None,
+    checkpoint: int | None = None,
 ) -> Path:
-    """Attention of an image model drawn over the picture.
+    """Attention of an image model drawn over the picture (the run's best model, or its
+    ``checkpoint`` of that step).
 
     Captioners: the image is captioned (greedy), then one panel per word shows that
     word's cross-attention over the image regions (last layer, or ``layer``; mean of
     heads, or ``head``). Classifiers: the class token's attention over the patches in
     every layer (mean of heads, or ``head``), then the attention rollout.
     """
-    run = load_run(run_dir)
+    run = load_run(run_dir, checkpoint=checkpoint)
     image_model = family_for(run, DrawsImageAttention, needs="an image model", parameter="image")
     return image_model.plot_image_attention(run, image, Path(out), layer=layer, head=head)

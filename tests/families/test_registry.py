@@ -56,24 +56,29 @@ def test_a_run_of_the_wrong_family_names_what_it_holds_and_what_fits():
     )
     run.config.model.kind = "encoder"
     with pytest.raises(
-        ValueError, match=r"so sentences= does not apply: use plot_run_attention\(\)$"
+        ValueError,
+        match=r"so sentences= does not apply: use fill_mask\(\), embed\(\), evaluate\(\) or "
+        r"plot_run_attention\(\)$",
     ):
         family_for(run, Translates, needs="a translator", parameter="sentences")
 
 
 def test_an_encoder_run_draws_its_self_attention_and_describes_itself(tmp_path):
-    """No recipe trains the masked-LM encoder yet, so its run directory is written here."""
-    from attnkit.config import EncoderConfig, RunConfig
+    """A run directory written by hand (no training): the family reads it like any run."""
+    from attnkit.config import DataConfig, EncoderConfig, RunConfig
     from attnkit.data.tokenizers import CharTokenizer
     from attnkit.models.registry import build_model
     from attnkit.training.checkpoint import save_checkpoint
     from attnkit.training.rundir import RunDir
 
-    tokenizer = CharTokenizer.train("hello world", specials=("<pad>", "<mask>"))
+    text = tmp_path / "hello.txt"
+    text.write_text("hello world\n" * 30, encoding="utf-8")
+    tokenizer = CharTokenizer.train("hello world\n", specials=("<pad>", "[MASK]"))
     config = RunConfig(
         model=EncoderConfig(
             vocab_size=tokenizer.vocab_size, d_model=16, num_heads=2, num_layers=2, mask_id=1
-        )
+        ),
+        data=DataConfig(train=str(text), block_size=16),
     )
     root = tmp_path / "encoder"
     root.mkdir()
@@ -84,7 +89,8 @@ def test_an_encoder_run_draws_its_self_attention_and_describes_itself(tmp_path):
     assert out.read_bytes().startswith(b"\x89PNG")
     info = api.run_info(root)
     assert info["family"] == "masked-language-model encoder"
-    with pytest.raises(
-        ValueError, match=r"not a model evaluate\(\) can score: use plot_run_attention"
-    ):
-        api.evaluate(root)
+    assert api.evaluate(root)["masked_tokens"] > 0
+    filled = api.fill_mask(root, "hel[MASK]o", top_k=2)
+    assert [mask.position for mask in filled] == [3] and len(filled[0].candidates) == 2
+    with pytest.raises(ValueError, match=r"not a language model: use fill_mask\(\)"):
+        list(api.generate(api.load_run(root), "hello"))

@@ -1,4 +1,4 @@
-"""All four training tasks are members of the one protocol the trainer drives."""
+"""All five training tasks are members of the one protocol the trainer drives."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import pytest
 
 from attnkit.config import EncoderConfig, RunConfig
 from attnkit.training.image_tasks import CaptioningTask, ImageClassificationTask
-from attnkit.training.tasks import TASKS, LanguageModelTask, Task, TranslationTask, build_task
+from attnkit.training.tasks import (
+    TASKS,
+    LanguageModelTask,
+    MaskedLanguageModelTask,
+    Task,
+    TranslationTask,
+    build_task,
+)
 
 MEMBERS = [name for name in vars(Task) if not name.startswith("_")]
 
@@ -18,7 +25,14 @@ def test_the_protocol_lists_what_the_trainer_uses():
 
 
 @pytest.mark.parametrize(
-    "task", [LanguageModelTask, TranslationTask, ImageClassificationTask, CaptioningTask]
+    "task",
+    [
+        LanguageModelTask,
+        MaskedLanguageModelTask,
+        TranslationTask,
+        ImageClassificationTask,
+        CaptioningTask,
+    ],
 )
 def test_every_task_has_the_protocol_members_with_their_signatures(task):
     for name in MEMBERS:
@@ -34,8 +48,9 @@ def test_every_task_has_the_protocol_members_with_their_signatures(task):
         assert got_params == wanted_params, (task, name)
 
 
-def test_build_task_names_every_trainable_kind():
-    assert sorted(TASKS) == ["captioner", "decoder_lm", "rnn_seq2seq", "seq2seq", "vit"]
+def test_build_task_names_every_trainable_kind(monkeypatch):
+    assert sorted(TASKS) == ["captioner", "decoder_lm", "encoder", "rnn_seq2seq", "seq2seq", "vit"]
+    monkeypatch.delitem(TASKS, "encoder")  # a kind without a task, as the encoder once was
     config = RunConfig(model=EncoderConfig())
     with pytest.raises(ValueError) as error:
         build_task(config)

@@ -14,13 +14,15 @@ are declared once in ``options``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 
 from attnkit import __version__
-from attnkit.cli import demo, lab, runs, text, vision
+from attnkit.cli import demo, fill, interop, lab, runs, text, vision
+from attnkit.cli.parsing import CommandParser
 from attnkit.cli.status import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from attnkit.cli.wording import in_cli_terms, option_flags
 
@@ -32,6 +34,8 @@ _COMMANDS = (
     text.add_generate,
     runs.add_evaluate,
     text.add_translate,
+    fill.add_fill,
+    interop.add_embed,
     runs.add_average,
     runs.add_attention,
     vision.add_classify,
@@ -40,13 +44,16 @@ _COMMANDS = (
     lab.add_lab,
     runs.add_plot,
     runs.add_info,
+    interop.add_import_hf,
+    interop.add_export,
     demo.add_demo,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-parser per command."""
-    parser = argparse.ArgumentParser(
+    # CommandParser: one-line usage errors and every default in --help, commands included
+    parser = CommandParser(
         prog="attnkit",
         description="attnkit: Transformer networks on PyTorch, built to be read and run.",
     )
@@ -60,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings reach the user as one line, without the source location."""
-    print(f"warning: {message}", file=sys.stderr)
+def _show_warning(message, category, filename, lineno, file=None, line=None, options=None):
+    """Warnings reach the user as one line, without the source location, in the words of
+    the command's ``options`` once they are known."""
+    print(f"warning: {in_cli_terms(str(message), options or {})}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args, extra = parser.parse_known_args(argv)
         # `translate RUN --beam 5 TEXT ...`: argparse leaves texts after options over
-        if extra and args.command == "translate" and not any(e.startswith("-") for e in extra):
+        texts_last = args.command in ("translate", "fill", "embed")
+        if extra and texts_last and not any(e.startswith("-") for e in extra):
             args.text = [*args.text, *extra]
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -81,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         print(f"attnkit {__version__}")
         return EXIT_OK
+    warnings.showwarning = functools.partial(_show_warning, options=getattr(args, "options", {}))
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

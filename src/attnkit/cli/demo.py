@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attnkit.cli.options import add_seed_option
+from attnkit.cli.parsing import positive_int
 from attnkit.cli.status import EXIT_OK
 
 if TYPE_CHECKING:  # the CLI imports torch only when a command needs it
@@ -116,6 +117,11 @@ def add_demo(commands: Commands) -> None:
         metavar="DIR",
         help="folder for the figure (default: runs/demo)",
     )
-    demo.add_argument("--steps", type=int, default=400, help="training steps (default: 400)")
+    demo.add_argument(
+        "--steps",
+        type=positive_int,
+        default=400,
+        help="training steps of the small translator (default: 400)",
+    )
     add_seed_option(demo)
     demo.set_defaults(func=_cmd_demo)

@@ -1,4 +1,5 @@
-"""The training progress bar of ``attnkit train``: draws the trainer's events on stderr."""
+"""Progress bars on stderr: training (``attnkit train``, drawn from the trainer's events)
+and work counted in items (``attnkit evaluate``)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,32 @@ class Progress:
             self.bar.write(text, file=sys.stderr)
         else:
             print(text, file=sys.stderr)
+
+
+class CountProgress:
+    """A tqdm bar on stderr for work counted in items (``attnkit evaluate``: sentences,
+    images, batches of text), fed ``(done, total)`` by the library's ``progress=``
+    callbacks. Disabled, it draws nothing (so logs and pipes stay clean)."""
+
+    def __init__(self, description: str, *, enabled: bool):
+        self.description, self.enabled = description, enabled
+        self.bar = None
+
+    def __enter__(self) -> CountProgress | None:
+        return self if self.enabled else None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None or self.bar.total != total:  # a new stage of the work
+            self.close()
+            self.bar = tqdm(total=total, desc=self.description, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -6,16 +6,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attnkit.cli.options import (
     add_beam_options,
+    add_checkpoint_option,
     add_int8_option,
     add_run_dir,
     add_split_option,
 )
-from attnkit.cli.progress import Progress
+from attnkit.cli.parsing import non_negative_int, positive_int
+from attnkit.cli.progress import CountProgress, Progress
 from attnkit.cli.status import EXIT_INTERRUPTED, EXIT_OK
 
 if TYPE_CHECKING:
@@ -35,15 +39,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
         budget_minutes=config.train.max_minutes,
     )
     callbacks = [progress] if rank == 0 else []
-    state = train(config, out, resume=args.resume, callbacks=callbacks)
+    state = train(
+        config,
+        out,
+        resume=args.resume,
+        allow_data_change=args.allow_data_change,
+        callbacks=callbacks,
+    )
     if rank == 0:
-        best = f"best val loss {state.best_loss:.4f} at step {state.best_step}"
         if state.stop_reason.startswith("interrupted"):
+            # the same recipe and settings, so that the resumed run accepts them
+            sets = [part for setting in args.set for part in ("--set", setting)]
+            again = shlex.join(["attnkit", "train", args.config, "--out", str(out), *sets])
             print(
                 f"{state.stop_reason} at step {state.step}; checkpoint saved in {out}. "
-                f"Continue with: attnkit train {args.config} --out {out} --resume"
+                f"Continue with: {again} --resume"
             )
             return EXIT_INTERRUPTED
+        if state.best_loss is None:  # stopped before its first evaluation
+            best = "no evaluation yet"
+        else:
+            best = f"best val loss {state.best_loss:.4f} at step {state.best_step}"
         print(
             f"{state.stop_reason} at step {state.step} in {state.seconds:.0f} s; {best}; run: {out}"
         )
@@ -66,7 +82,14 @@ def add_train(commands: Commands) -> None:
     train.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in RUN_DIR from its latest checkpoint",
+        help="continue the run in RUN_DIR where it stopped (crash, Ctrl-C, kill): from its "
+        "latest checkpoint, or from the newest intact one when the latest is damaged",
+    )
+    train.add_argument(
+        "--allow-data-change",
+        action="store_true",
+        help="with --resume: go on although the data files changed since the checkpoint "
+        "(or --set names other ones); without it such a resume is refused",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
@@ -75,14 +98,18 @@ def add_train(commands: Commands) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from attnkit.api import evaluate
 
-    result = evaluate(
-        args.run_dir,
-        data=args.data,
-        split=args.split,
-        beam=args.beam,
-        length_penalty=args.length_penalty,
-        int8=args.int8,
-    )
+    with CountProgress("evaluating", enabled=sys.stderr.isatty()) as progress:
+        result = evaluate(
+            args.run_dir,
+            data=args.data,
+            split=args.split,
+            beam=args.beam,
+            length_penalty=args.length_penalty,
+            int8=args.int8,
+            checkpoint=args.checkpoint,
+            out=args.out,
+            progress=progress,
+        )
     print(json.dumps(result, indent=2))
     return EXIT_OK
 
@@ -99,9 +126,21 @@ def add_evaluate(commands: Commands) -> None:
         "(translators) or a folder of class sub-folders (image classifiers); default: the "
         "run's own held-out split",
     )
-    add_split_option(evaluate, default="valid", prefix="translators: ")
-    add_beam_options(evaluate, beam=1, prefix="translators: ")
+    add_split_option(
+        evaluate,
+        default="valid",
+        prefix="without --data: the run's held-out data (a language model has test text only "
+        "when its recipe set data.test); ",
+    )
+    add_beam_options(evaluate, prefix="translators and captioners: ")
     add_int8_option(evaluate)
+    add_checkpoint_option(evaluate)
+    evaluate.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where the hypotheses, references and figures go (default: RUN_DIR/eval/; when "
+        "it cannot be written, the scores are still printed)",
+    )
     evaluate.set_defaults(func=_cmd_evaluate)
 
 
@@ -118,23 +157,47 @@ def add_average(commands: Commands) -> None:
         "average", help="average a run's last checkpoints into a new run directory"
     )
     add_run_dir(average)
-    average.add_argument("--last", type=int, default=5, metavar="K")
-    average.add_argument("--out", required=True, metavar="NEW_RUN_DIR")
+    average.add_argument(
+        "--last",
+        type=positive_int,
+        default=5,
+        metavar="K",
+        help="average the K most recent checkpoints kept (train.keep_last sets how many are kept)",
+    )
+    average.add_argument(
+        "--out",
+        required=True,
+        metavar="NEW_RUN_DIR",
+        help="a new run directory for the averaged model (it translates and evaluates like "
+        "any run)",
+    )
     average.set_defaults(func=_cmd_average)
 
 
 def _cmd_attention(args: argparse.Namespace) -> int:
     from attnkit.api import plot_image_attention, plot_run_attention
 
-    if (args.text is None) == (args.image is None):
+    if args.text is not None and args.image is not None:
         raise ValueError("give --text (text models) or --image (image models), not both")
+    if args.text is None and args.image is None:
+        raise ValueError("give --text TEXT (text models) or --image IMAGE.png (image models)")
     if args.image is not None:
         path = plot_image_attention(
-            args.run_dir, args.image, args.out, layer=args.layer, head=args.head
+            args.run_dir,
+            args.image,
+            args.out,
+            layer=args.layer,
+            head=args.head,
+            checkpoint=args.checkpoint,
         )
     else:
         path = plot_run_attention(
-            args.run_dir, args.text, args.out, layer=args.layer, head=args.head
+            args.run_dir,
+            args.text,
+            args.out,
+            layer=args.layer,
+            head=args.head,
+            checkpoint=args.checkpoint,
         )
     print(f"figure: {path}")
     return EXIT_OK
@@ -152,9 +215,20 @@ def add_attention(commands: Commands) -> None:
         help="the picture to look at (image models): a captioner's attention per word, "
         "a classifier's class-token attention per layer and its rollout",
     )
-    attention.add_argument("--out", required=True, metavar="FILE.png")
-    attention.add_argument("--layer", type=int, metavar="L", help="only this layer (from 0)")
-    attention.add_argument("--head", type=int, metavar="H", help="only this head (from 0)")
+    attention.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.png",
+        help="the figure to write (.png or .svg); translators also write FILE-cross.png and "
+        "the self-attention grids beside it",
+    )
+    attention.add_argument(
+        "--layer", type=non_negative_int, metavar="L", help="only this layer (from 0)"
+    )
+    attention.add_argument(
+        "--head", type=non_negative_int, metavar="H", help="only this head (from 0)"
+    )
+    add_checkpoint_option(attention)
     attention.set_defaults(func=_cmd_attention)
 
 
@@ -181,7 +255,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.run_dir:
         from attnkit.api import run_info
 
-        print(json.dumps(run_info(args.run_dir), indent=2))
+        print(json.dumps(run_info(args.run_dir, checkpoint=args.checkpoint), indent=2))
         return EXIT_OK
     from attnkit.runtime import describe_environment
 
@@ -197,4 +271,5 @@ def add_info(commands: Commands) -> None:
         "info", help="a run's config and state (JSON), or without RUN_DIR the environment"
     )
     add_run_dir(info, optional=True)
+    add_checkpoint_option(info, default="latest")
     info.set_defaults(func=_cmd_info)

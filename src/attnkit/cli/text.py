@@ -6,7 +6,15 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from attnkit.cli.options import add_beam_options, add_int8_option, add_run_dir, add_seed_option
+from attnkit.cli.options import (
+    add_beam_options,
+    add_checkpoint_option,
+    add_int8_option,
+    add_max_new_tokens,
+    add_run_dir,
+    add_seed_option,
+)
+from attnkit.cli.parsing import non_negative_float, positive_int, probability
 from attnkit.cli.status import EXIT_OK
 
 if TYPE_CHECKING:
@@ -16,9 +24,9 @@ if TYPE_CHECKING:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from attnkit.api import generate, load_run
 
-    run = load_run(args.run_dir, int8=args.int8)
-    sys.stdout.write(args.prompt)
-    for piece in generate(
+    run = load_run(args.run_dir, int8=args.int8, checkpoint=args.checkpoint)
+    # generate() checks everything before it returns: a mistake never follows the prompt
+    pieces = generate(
         run,
         args.prompt,
         max_new_tokens=args.max_new_tokens,
@@ -27,7 +35,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         seed=args.seed,
         sliding_window=args.sliding_window,
-    ):
+    )
+    sys.stdout.write(args.prompt)
+    for piece in pieces:
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
@@ -38,30 +48,40 @@ def add_generate(commands: Commands) -> None:
     generate = commands.add_parser("generate", help="continue a prompt with a trained LM")
     add_run_dir(generate)
     generate.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    generate.add_argument("--max-new-tokens", type=int, default=500, metavar="N")
+    add_max_new_tokens(generate, default=500, says="500")
     generate.add_argument(
         "--temperature",
-        type=float,
+        type=non_negative_float,
         default=0.8,
         metavar="T",
         help="0 = greedy; higher = more varied (default 0.8)",
     )
-    generate.add_argument("--top-k", type=int, metavar="K", help="sample from the K likeliest")
-    generate.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling")
+    generate.add_argument(
+        "--top-k", type=positive_int, metavar="K", help="sample from the K likeliest tokens"
+    )
+    generate.add_argument(
+        "--top-p",
+        type=probability,
+        metavar="P",
+        help="nucleus sampling: from the likeliest tokens that hold probability P",
+    )
     add_seed_option(generate, default=None)
     generate.add_argument(
         "--sliding-window",
-        action="store_true",
-        help="with learned positions, go past max_len by continuing from the last max_len/2 tokens",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with learned positions, go past the model's max_len by continuing from its "
+        "last max_len/2 tokens; --no-sliding-window refuses to go past it instead",
     )
     add_int8_option(generate)
+    add_checkpoint_option(generate)
     generate.set_defaults(func=_cmd_generate)
 
 
 def _cmd_translate(args: argparse.Namespace) -> int:
     from attnkit.api import load_run, translate
 
-    run = load_run(args.run_dir, int8=args.int8)
+    run = load_run(args.run_dir, int8=args.int8, checkpoint=args.checkpoint)
     lines = args.text if args.text else sys.stdin.read().splitlines()
     results = translate(
         run,
@@ -69,7 +89,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         beam=args.beam,
         length_penalty=args.length_penalty,
         n_best=args.n_best,
-        max_len=args.max_len,
+        max_new_tokens=args.max_new_tokens,
     )
     for hypotheses in results:
         print("\t".join(hypotheses) if args.n_best > 1 else hypotheses[0])
@@ -82,15 +102,21 @@ def add_translate(commands: Commands) -> None:
     )
     add_run_dir(translate)
     # main() also appends texts that argparse leaves over after an option
-    translate.add_argument("text", nargs="*", metavar="TEXT")
-    add_beam_options(translate, beam=4)
+    translate.add_argument(
+        "text",
+        nargs="*",
+        metavar="TEXT",
+        help="sentences to translate (default: each line of stdin)",
+    )
+    add_beam_options(translate)
     translate.add_argument(
         "--n-best",
-        type=int,
+        type=positive_int,
         default=1,
         metavar="K",
-        help="print the K best translations, tab-separated",
+        help="print the K best translations, tab-separated (at most --beam)",
     )
-    translate.add_argument("--max-len", type=int, metavar="N", help="longest output in tokens")
+    add_max_new_tokens(translate, default=None, says="1.5 × the source's tokens + 10")
     add_int8_option(translate)
+    add_checkpoint_option(translate)
     translate.set_defaults(func=_cmd_translate)

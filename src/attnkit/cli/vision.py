@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from attnkit.cli.options import add_beam_options, add_images, add_run_dir, add_split_option
+from attnkit.cli.options import (
+    add_beam_options,
+    add_checkpoint_option,
+    add_images,
+    add_run_dir,
+    add_split_option,
+)
+from attnkit.cli.parsing import positive_int
 from attnkit.cli.status import EXIT_OK
 
 if TYPE_CHECKING:
@@ -16,7 +23,7 @@ if TYPE_CHECKING:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from attnkit.api import classify, load_run
 
-    run = load_run(args.run_dir)
+    run = load_run(args.run_dir, checkpoint=args.checkpoint)
     for image in args.images:
         ranked = classify(run, image, top_k=args.top_k)
         best, others = ranked[0], ranked[1:]
@@ -30,14 +37,17 @@ def add_classify(commands: Commands) -> None:
     add_run_dir(classify)
     add_images(classify)
     # not generate's --top-k: here K only limits how many classes are printed
-    classify.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown (3)")
+    classify.add_argument(
+        "--top-k", type=positive_int, default=3, metavar="K", help="classes shown per image"
+    )
+    add_checkpoint_option(classify)
     classify.set_defaults(func=_cmd_classify)
 
 
 def _cmd_caption(args: argparse.Namespace) -> int:
     from attnkit.api import caption, load_run
 
-    run = load_run(args.run_dir)
+    run = load_run(args.run_dir, checkpoint=args.checkpoint)
     for image in args.images:
         text = caption(run, image, beam=args.beam, length_penalty=args.length_penalty)
         print(f"{image}\t{text}" if len(args.images) > 1 else text)
@@ -48,14 +58,17 @@ def add_caption(commands: Commands) -> None:
     caption = commands.add_parser("caption", help="caption images with a trained captioner")
     add_run_dir(caption)
     add_images(caption)
-    add_beam_options(caption, beam=1)
+    add_beam_options(caption)
+    add_checkpoint_option(caption)
     caption.set_defaults(func=_cmd_caption)
 
 
 def _cmd_vision_sample(args: argparse.Namespace) -> int:
     from attnkit.api import write_vision_samples
 
-    paths = write_vision_samples(args.run_dir, args.out, count=args.count, split=args.split)
+    paths = write_vision_samples(
+        args.run_dir, args.out, count=args.count, split=args.split, checkpoint=args.checkpoint
+    )
     print(f"wrote {len(paths)} held-out image(s) to {args.out}:")
     for path in paths:
         print(f"  {path}")
@@ -67,7 +80,12 @@ def add_vision_sample(commands: Commands) -> None:
         "vision-sample", help="write held-out images of an image run as PNG files, to try"
     )
     add_run_dir(sample)
-    sample.add_argument("--out", required=True, metavar="DIR")
-    sample.add_argument("--count", type=int, default=8, metavar="N", help="images (default 8)")
+    sample.add_argument(
+        "--out", required=True, metavar="DIR", help="the folder to write the PNG files into"
+    )
+    sample.add_argument(
+        "--count", type=positive_int, default=8, metavar="N", help="images (default 8)"
+    )
     add_split_option(sample, default="test")
+    add_checkpoint_option(sample)
     sample.set_defaults(func=_cmd_vision_sample)

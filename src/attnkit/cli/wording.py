@@ -23,6 +23,8 @@ COMMAND_OF = {
     "classify": "attnkit classify",
     "caption": "attnkit caption",
     "evaluate": "attnkit evaluate",
+    "fill_mask": "attnkit fill",
+    "embed": "attnkit embed",
     "average_checkpoints": "attnkit average",
     "plot_run_attention": "attnkit attention --text",
     "plot_image_attention": "attnkit attention --image",
@@ -35,9 +37,14 @@ _SETTING = re.compile(r"(?<![\w.])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:)
 
 
 def option_flags(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    """A parser's options by parameter name (``dest``), positionals left out."""
+    """A parser's options by parameter name (``dest``), positionals and hidden aliases (an
+    old spelling kept for scripts) left out."""
     # argparse has no public list of a parser's arguments; `_actions` is the one it keeps.
-    return {action.dest: action for action in parser._actions if action.option_strings}
+    return {
+        action.dest: action
+        for action in parser._actions
+        if action.option_strings and action.help is not argparse.SUPPRESS
+    }
 
 
 def in_cli_terms(message: str, options: dict[str, argparse.Action]) -> str:
@@ -60,6 +67,8 @@ def in_cli_terms(message: str, options: dict[str, argparse.Action]) -> str:
         action = options.get(name)
         if action is None:
             return match.group(0)
+        if isinstance(action, argparse.BooleanOptionalAction):  # --x / --no-x
+            return action.option_strings[value == "False"]
         flag = action.option_strings[-1]
         # A switch (--sliding-window) takes no value; `text=` alone names the option.
         return flag if action.nargs == 0 or value in ("", "True") else f"{flag} {value}"

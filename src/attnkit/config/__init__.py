@@ -48,6 +48,7 @@ from attnkit.config.models import (
 )
 from attnkit.config.runs import (
     BIBLE_CORPORA,
+    BIBLE_TEXT_CORPORA,
     CAPTION_CORPORA,
     CORPORA,
     DEFAULT_CORPUS,
@@ -55,6 +56,7 @@ from attnkit.config.runs import (
     PARALLEL_CORPORA,
     PRECISIONS,
     SCHEDULES,
+    TEXT_CORPORA,
     TOKENIZER_KINDS,
     DataConfig,
     RunConfig,
@@ -65,6 +67,7 @@ __all__ = [
     "ABSOLUTE_SCHEMES",
     "ACTIVATIONS",
     "BIBLE_CORPORA",
+    "BIBLE_TEXT_CORPORA",
     "CAPTION_CORPORA",
     "COMBINE_MODES",
     "CORPORA",
@@ -81,6 +84,7 @@ __all__ = [
     "RNN_CELLS",
     "SCHEDULES",
     "SCORE_FUNCTIONS",
+    "TEXT_CORPORA",
     "TOKENIZER_KINDS",
     "TRANSLATION_KINDS",
     "ConfigError",

@@ -197,6 +197,14 @@ class EncoderConfig(TransformerConfig):
         num_layers: encoder layers.
         pad_id: padding token id.
         mask_id: the ``[MASK]`` token id the model learns to fill.
+        type_vocab_size: token types (BERT's segments A and B) added to the embeddings;
+            0 = none. Inputs without types are all of type 0.
+        embed_norm: normalise the summed embeddings (BERT's embedding LayerNorm, which a
+            post-LN stack needs: its first layer sees an un-normalised input otherwise).
+        mlm_head: the masked-word head; ``False`` for an encoder that only gives states
+            and sentence embeddings (e.g. an imported sentence-transformers model).
+        pooling: sentence embeddings: ``mean`` of the real tokens' final states
+            (sentence-transformers) or the first token's (``cls``).
     """
 
     kind: ClassVar[str] = "encoder"
@@ -206,6 +214,10 @@ class EncoderConfig(TransformerConfig):
     num_layers: int = field(default=4, metadata=positive())
     pad_id: int | None = field(default=0, metadata=token_id("vocab_size"))
     mask_id: int | None = field(default=None, metadata=token_id("vocab_size"))
+    type_vocab_size: int = field(default=0, metadata=integer(0))
+    embed_norm: bool = False
+    mlm_head: bool = True
+    pooling: str = field(default="mean", metadata=choice(POOLINGS))
 
     def _check_relations(self) -> None:
         super()._check_relations()

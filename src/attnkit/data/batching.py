@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-__all__ = ["LMBatches", "TokenBatches"]
+__all__ = ["LMBatches", "TokenBatches", "padded_blocks"]
 
 
 class LMBatches:
@@ -112,3 +112,16 @@ class TokenBatches:
         shuffled = torch.randperm(len(self.batches), generator=generator)
         rows = self.batches[int(shuffled[position])]
         return rows[rank::world_size]
+
+
+def padded_blocks(tokens: Tensor, block_size: int, *, pad_id: int) -> Tensor:
+    """A token stream cut into consecutive blocks, the last one filled up with ``pad_id``,
+    so that every token is in exactly one block (a masked-language model's evaluation).
+
+    Shape:
+        tokens ``(N,)`` → ``(⌈N / T⌉, T)`` with ``T = block_size``.
+    """
+    rows = -(-len(tokens) // block_size)
+    blocks = torch.full((rows * block_size,), pad_id, dtype=torch.long)
+    blocks[: len(tokens)] = tokens
+    return blocks.view(rows, block_size)

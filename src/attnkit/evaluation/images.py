@@ -4,7 +4,7 @@ greedy and beam search as translations."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from attnkit.data.images import ids_to_caption, normalize_images
 from attnkit.decoding.beam import beam_search
+from attnkit.decoding.bounds import RowCost, fit_batch
 from attnkit.decoding.greedy import greedy_translate
 from attnkit.nn import EncoderOutput, StackCache
 from attnkit.protocols import Tokenizer
@@ -27,18 +28,27 @@ __all__ = [
 
 
 @torch.no_grad()
-def classify_images(model: nn.Module, images: Tensor, *, batch_size: int = 256) -> Tensor:
-    """Class probabilities of ``uint8`` images.
+def classify_images(
+    model: nn.Module,
+    images: Tensor,
+    *,
+    batch_size: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+) -> Tensor:
+    """Class probabilities of ``uint8`` images; ``progress`` is told ``(images done,
+    total)`` after each batch.
 
     Shape:
         images ``(N, C, H, W)`` uint8 → ``(N, num_classes)`` float.
     """
     model.eval()
     device = next(model.parameters()).device
-    chunks = [
-        model(normalize_images(images[i : i + batch_size]).to(device)).logits.float().softmax(-1)
-        for i in range(0, len(images), batch_size)
-    ]
+    chunks = []
+    for i in range(0, len(images), batch_size):
+        batch = normalize_images(images[i : i + batch_size]).to(device)
+        chunks.append(model(batch).logits.float().softmax(-1))
+        if progress is not None:
+            progress(min(i + batch_size, len(images)), len(images))
     return torch.cat(chunks).cpu()
 
 
@@ -104,8 +114,13 @@ def caption_images(
     length_penalty: float = 0.6,
     max_len: int = 20,
     batch_size: int = 128,
+    cost: RowCost | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
     """Caption ``uint8`` images: greedy (``beam=1``) or beam search.
+
+    ``cost`` (what a decoder row holds) makes batches smaller when their beams would not
+    fit in memory; ``progress`` is told ``(images done, total)`` after each batch.
 
     Shape:
         images ``(N, C, H, W)`` uint8 → N captions.
@@ -113,6 +128,8 @@ def caption_images(
     model.eval()
     device = next(model.parameters()).device
     bos, eos, pad = tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id
+    if cost is not None:
+        batch_size = fit_batch(batch_size, beam=beam, length=max_len, cost=cost)
     captions: list[str] = []
     for start in range(0, len(images), batch_size):
         chunk = normalize_images(images[start : start + batch_size]).to(device)
@@ -146,6 +163,8 @@ def caption_images(
         for ids in hypotheses:
             ids = ids[: ids.index(eos)] if eos in ids else ids
             captions.append(ids_to_caption(tokenizer, ids))
+        if progress is not None:
+            progress(len(captions), len(images))
     return captions
 
 

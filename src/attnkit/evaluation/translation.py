@@ -4,33 +4,42 @@ with sacreBLEU (BLEU and chrF, with their signatures)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from attnkit.decoding.beam import beam_search
+from attnkit.decoding.bounds import RowCost, fit_batch
 from attnkit.decoding.greedy import greedy_translate
 from attnkit.protocols import Tokenizer
 
 __all__ = ["corpus_scores", "translate_sentences"]
 
 
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Any]:
+def corpus_scores(
+    hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str = "13a"
+) -> dict[str, Any]:
     """Corpus BLEU and chrF of ``hypotheses`` against one reference each (sacreBLEU's
-    defaults: 13a tokenisation, exponential smoothing), with the signatures that make
-    the numbers reproducible, and the share of exact matches."""
+    defaults: exponential smoothing), with the signatures that make the numbers
+    reproducible, and the share of exact matches.
+
+    ``tokenize`` is how BLEU cuts text into units: ``"13a"`` (words; sacreBLEU's
+    default) or ``"char"`` (characters, for outputs without spaces between words: their
+    word BLEU is 0 however good they are). ``bleu_tokenize`` in the result says which.
+    """
     import sacrebleu
 
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
-    bleu = sacrebleu.metrics.BLEU()
+    bleu = sacrebleu.metrics.BLEU(tokenize=tokenize)
     chrf = sacrebleu.metrics.CHRF()
     bleu_score = bleu.corpus_score(list(hypotheses), [list(references)])
     chrf_score = chrf.corpus_score(list(hypotheses), [list(references)])
     return {
         "bleu": round(bleu_score.score, 2),
+        "bleu_tokenize": tokenize,
         "chrf": round(chrf_score.score, 2),
         "bleu_signature": str(bleu.get_signature()),
         "chrf_signature": str(chrf.get_signature()),
@@ -56,6 +65,9 @@ def translate_sentences(
     max_len: int | None = None,
     batch_size: int = 32,
     source_limit: int | None = None,
+    cost: RowCost | None = None,
+    on_unreadable: Callable[[int, ValueError], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[list[str]]:
     """Translate ``sentences``; returns the ``n_best`` translations of each, best first.
 
@@ -64,8 +76,16 @@ def translate_sentences(
     ``max_len`` tokens (default: 1.5 × source length + 10). Greedy when ``beam == 1``
     and ``n_best == 1``, else beam search with the GNMT length penalty.
 
-    ``source_limit``: a model with learned positions cannot read more tokens; longer
-    sentences are cut to it, with a warning.
+    Args:
+        source_limit: a model with learned positions cannot read more tokens; longer
+            sentences are cut to it, with a warning.
+        cost: what one decoder row holds (:class:`~attnkit.decoding.bounds.RowCost`):
+            given, a batch is made smaller when its beams would not fit in memory, and
+            a beam or ``max_len`` too large for even one sentence is an error.
+        on_unreadable: given, a sentence the source tokenizer cannot read (an unknown
+            character) is reported to it with its index and translates to ``""``;
+            otherwise the tokenizer's ``ValueError`` ends the call.
+        progress: told ``(sentences done, total)`` after each batch.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -73,8 +93,14 @@ def translate_sentences(
     src_pad, src_eos = source_tokenizer.pad_id, source_tokenizer.eos_id
     bos, eos, pad = target_tokenizer.bos_id, target_tokenizer.eos_id, target_tokenizer.pad_id
     encoded = []
-    for sentence in sentences:
-        ids = source_tokenizer.encode(sentence) if sentence.strip() else []
+    for index, sentence in enumerate(sentences):
+        try:
+            ids = source_tokenizer.encode(sentence) if sentence.strip() else []
+        except ValueError as error:
+            if on_unreadable is None:
+                raise
+            on_unreadable(index, error)
+            ids = []
         if source_limit is not None and len(ids) + 1 > source_limit:
             warnings.warn(
                 f"a source sentence of {len(ids)} tokens was cut to {source_limit - 1}: the "
@@ -85,6 +111,11 @@ def translate_sentences(
         encoded.append(ids)
     results: list[list[str]] = [[""] * n_best for _ in sentences]
     order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
+    if cost is not None and order:
+        # Sized for the longest sentence: each batch is no longer than it.
+        longest = max_len or int(1.5 * (len(encoded[order[-1]]) + 1)) + 10
+        batch_size = fit_batch(batch_size, beam=beam, length=longest, cost=cost)
+    done = 0
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         width = max(len(encoded[i]) for i in rows) + 1
@@ -111,6 +142,9 @@ def translate_sentences(
             hypotheses = [[_strip(h, eos) for h in sentence] for sentence in result.tokens]
         for r, i in enumerate(rows):
             results[i] = [target_tokenizer.decode(h) for h in hypotheses[r]]
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(order))
     return results
 
 

@@ -1,5 +1,5 @@
 """What a trained run can do, per model family: evaluate it, draw its attention, run it
-(generate, translate, classify, caption) and describe it.
+(generate, translate, classify, caption, fill masks) and describe it.
 
 The API (:mod:`attnkit.api`) looks a loaded run's family up once, in :data:`FAMILIES`
 (keyed by ``model.kind``: the only place that reads the kind), and asks it. Each
@@ -15,7 +15,7 @@ family                          API functions that fit it
                                 write_vision_samples
 ``Captioner``                   caption, evaluate, plot_image_attention,
                                 write_vision_samples
-``MaskedLanguageModel``         plot_run_attention
+``MaskedLanguageModel``         fill_mask, embed, evaluate, plot_run_attention
 ==============================  =====================================================
 
 Every run also fits ``run_info`` and ``average_checkpoints``.
@@ -30,8 +30,10 @@ from attnkit.families.base import (
     Classifies,
     DrawsImageAttention,
     DrawsTextAttention,
+    Embeds,
     Evaluates,
     Family,
+    FillsMasks,
     Generates,
     HoldsOutImages,
     Translates,
@@ -59,6 +61,8 @@ OPERATIONS: dict[str, type] = {
     "translate": Translates,
     "classify": Classifies,
     "caption": Captions,
+    "fill_mask": FillsMasks,
+    "embed": Embeds,
     "evaluate": Evaluates,
     "plot_run_attention": DrawsTextAttention,
     "plot_image_attention": DrawsImageAttention,

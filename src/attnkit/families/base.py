@@ -9,7 +9,9 @@ run translate?" without looking at a model kind.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,6 +19,7 @@ import torch
 from torch import Tensor
 
 from attnkit.data.images import fit_image, read_image
+from attnkit.decoding.bounds import RowCost
 from attnkit.protocols import Tokenizer
 from attnkit.training.rundir import LoadedRun
 
@@ -25,17 +28,27 @@ __all__ = [
     "Classifies",
     "DrawsImageAttention",
     "DrawsTextAttention",
+    "Embeds",
     "Evaluates",
     "Family",
+    "FilledMask",
+    "FillsMasks",
     "Generates",
     "HoldsOutImages",
+    "Progress",
     "Translates",
     "check_layer_head",
+    "decoding_cost",
     "encode_text",
+    "in_run_terms",
     "model_image",
     "token_label",
     "tokenizer_summary",
+    "write_outputs",
 ]
+
+Progress = Callable[[int, int], None]
+"""Told ``(done, total)`` as an evaluation goes (sentences, images or blocks of text)."""
 
 
 @runtime_checkable
@@ -51,7 +64,9 @@ class Family(Protocol):
 
 @runtime_checkable
 class Evaluates(Protocol):
-    """Scores a run on held-out data (:func:`attnkit.api.evaluate`)."""
+    """Scores a run on held-out data (:func:`attnkit.api.evaluate`); what it writes
+    beside the scores (hypotheses, figures) goes into the folder ``out``
+    (:func:`write_outputs`), and ``progress`` hears how far it is."""
 
     def evaluate(
         self,
@@ -62,6 +77,8 @@ class Evaluates(Protocol):
         beam: int,
         length_penalty: float,
         int8: bool,
+        out: Path,
+        progress: Progress | None,
     ) -> dict[str, Any]: ...
 
 
@@ -95,7 +112,7 @@ class Translates(Protocol):
         beam: int,
         length_penalty: float,
         n_best: int,
-        max_len: int | None,
+        max_new_tokens: int | None,
     ) -> list[list[str]]: ...
 
 
@@ -115,6 +132,41 @@ class Captions(Protocol):
     def caption(
         self, run: LoadedRun, image: str | Path | Tensor, *, beam: int, length_penalty: float
     ) -> str: ...
+
+
+@dataclass(frozen=True)
+class FilledMask:
+    """The candidates for one ``[MASK]`` of a text (:func:`attnkit.api.fill_mask`).
+
+    Attributes:
+        position: the mask's index among the text's tokens.
+        candidates: ``(token, probability)`` pairs, the likeliest first; a token is the
+            text it decodes to (with its leading space, for byte-level BPE).
+    """
+
+    position: int
+    candidates: list[tuple[str, float]]
+
+
+@runtime_checkable
+class FillsMasks(Protocol):
+    """The ``top_k`` likeliest tokens for each ``[MASK]`` of a text
+    (:func:`attnkit.api.fill_mask`)."""
+
+    def fill_mask(self, run: LoadedRun, text: str, *, top_k: int) -> list[FilledMask]: ...
+
+
+@runtime_checkable
+class Embeds(Protocol):
+    """One vector per text, from an encoder's pooled states (:func:`attnkit.api.embed`).
+
+    Shape:
+        returns ``(N, D)`` for ``N`` texts.
+    """
+
+    def embed(
+        self, run: LoadedRun, texts: Sequence[str], *, normalize: bool, batch_size: int
+    ) -> Tensor: ...
 
 
 @runtime_checkable
@@ -170,13 +222,55 @@ def token_label(text: str) -> str:
     return text.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥") or "∅"
 
 
+def in_run_terms(message: str) -> str:
+    """A tokenizer's message in a run's terms: a run gets ``<unk>`` from its recipe's
+    ``data.unk``, not from the tokenizer's ``unk=`` argument."""
+    return message.replace("or train with unk=True", "or retrain the run with data.unk=true")
+
+
 def encode_text(run: LoadedRun, text: str, *, parameter: str) -> list[int]:
-    """``text`` as the run's token ids; ``parameter`` names it if it is empty."""
+    """``text`` as the run's token ids; ``parameter`` names it if it is empty or holds
+    a character the run's vocabulary lacks."""
     if not text:
         raise ValueError(
             f"{parameter}='' is empty: give at least one character, e.g. {parameter}='\\n'"
         )
-    return run.tokenizer.encode(text)
+    try:
+        return run.tokenizer.encode(text)
+    except ValueError as exc:
+        raise ValueError(f"{parameter}: {in_run_terms(str(exc))}") from None
+
+
+def decoding_cost(run: LoadedRun) -> RowCost:
+    """What one decoder row of the run's model holds while it decodes (for
+    :func:`attnkit.decoding.bounds.fit_batch`): logits over its output vocabulary and
+    its decoder's state."""
+    config = run.config.model
+    layers = getattr(config, "num_decoder_layers", None) or getattr(config, "num_layers", 1)
+    vocab_size = run.tokenizer.vocab_size
+    if hasattr(config, "hidden_size"):  # a recurrent decoder: hidden states, input feeding
+        return RowCost(vocab_size, 0, (2 * layers + 1) * config.hidden_size)
+    return RowCost(vocab_size, 2 * layers * config.d_model)  # keys + values per layer
+
+
+def write_outputs(out: Path, files: dict[str, str]) -> dict[str, str]:
+    """Write text ``files`` (name → content) into the folder ``out``; returns name →
+    path written. A folder that cannot be written (a read-only run directory) costs a
+    one-line warning, not the scores computed before."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for name, text in files.items():
+            (out / name).write_text(text, encoding="utf-8")
+            written[name] = str(out / name)
+        return written
+    except OSError as exc:
+        warnings.warn(
+            f"cannot write into {out} ({exc.strerror or exc}): the scores are printed, the "
+            f"files are not kept; pass out= a writable folder to keep them",
+            stacklevel=2,
+        )
+        return {}
 
 
 def model_image(run: LoadedRun, image: str | Path | Tensor) -> Tensor:

@@ -5,6 +5,7 @@ caption accuracy and BLEU, where each word looked)."""
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,21 @@ import torch
 from torch import Tensor
 
 from attnkit.data.images import caption_to_ids, normalize_images, read_image_folder
+from attnkit.decoding.bounds import check_beam
 from attnkit.evaluation.images import (
     caption_images,
     caption_scores,
     classification_scores,
     classify_images,
 )
-from attnkit.families.base import check_layer_head, model_image, tokenizer_summary
+from attnkit.families.base import (
+    Progress,
+    check_layer_head,
+    decoding_cost,
+    model_image,
+    tokenizer_summary,
+    write_outputs,
+)
 from attnkit.training.image_tasks import (
     load_caption_splits,
     load_classification_splits,
@@ -35,10 +44,18 @@ from attnkit.viz.image_attention import (
 __all__ = ["Captioner", "ImageClassifier"]
 
 
-def _eval_dir(run: LoadedRun) -> Path:
-    out_dir = run.run_dir.root / "eval"
-    out_dir.mkdir(exist_ok=True)
-    return out_dir
+def _write_figure(draw, path: Path) -> str | None:
+    """``draw(path)`` (a figure), or a one-line warning when ``path`` cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(draw(path))
+    except OSError as exc:
+        warnings.warn(
+            f"cannot write {path} ({exc.strerror or exc}): the scores are printed, the figure "
+            f"is not kept; pass out= a writable folder to keep it",
+            stacklevel=3,
+        )
+        return None
 
 
 class ImageClassifier:
@@ -78,9 +95,12 @@ class ImageClassifier:
         beam: int,
         length_penalty: float,
         int8: bool,
+        out: Path,
+        progress: Progress | None,
     ) -> dict[str, Any]:
-        """Accuracy, per-class accuracy and a confusion-matrix PNG on the ``split`` or on
-        a ``data`` folder (one sub-folder per class); ``beam`` does not apply."""
+        """Accuracy, per-class accuracy and a confusion-matrix PNG (into the folder
+        ``out``) on the ``split`` or on a ``data`` folder (one sub-folder per class);
+        ``beam`` does not apply."""
         config, start = run.config.model, time.perf_counter()
         if data is not None:
             size = (config.image_height, config.image_width)
@@ -95,19 +115,21 @@ class ImageClassifier:
                     f"this run has no {split} images: set data.{split} in its recipe, or pass "
                     f"data= (a folder with one sub-folder per class)"
                 )
-        scores = classification_scores(
-            classify_images(run.model, images.images), images.labels, run.classes
-        )
-        figure = plot_confusion_matrix(
-            scores["confusion"],
-            run.classes,
-            path=_eval_dir(run) / f"confusion-{name}.png",
-            title=f"{run.run_dir.root.name} on {name}: accuracy {scores['accuracy']:.2%}",
+        probs = classify_images(run.model, images.images, progress=progress)
+        scores = classification_scores(probs, images.labels, run.classes)
+        figure = _write_figure(
+            lambda path: plot_confusion_matrix(
+                scores["confusion"],
+                run.classes,
+                path=path,
+                title=f"{run.run_dir.root.name} on {name}: accuracy {scores['accuracy']:.2%}",
+            ),
+            out / f"confusion-{name}.png",
         )
         return {
             "data": name,
             **scores,
-            "confusion_png": str(figure),
+            **({"confusion_png": figure} if figure else {}),
             "seconds": round(time.perf_counter() - start, 1),
         }
 
@@ -156,6 +178,7 @@ class Captioner:
         self, run: LoadedRun, image: str | Path | Tensor, *, beam: int, length_penalty: float
     ) -> str:
         """A caption for one image; see :func:`attnkit.api.caption`."""
+        check_beam(beam, 1, run.tokenizer.vocab_size)
         return caption_images(
             run.model,
             model_image(run, image)[None],
@@ -163,6 +186,7 @@ class Captioner:
             beam=beam,
             length_penalty=length_penalty,
             max_len=run.config.model.max_len - 1,
+            cost=decoding_cost(run),
         )[0]
 
     def held_out_images(self, run: LoadedRun, split: str) -> tuple[Tensor, list[str]]:
@@ -180,9 +204,12 @@ class Captioner:
         beam: int,
         length_penalty: float,
         int8: bool,
+        out: Path,
+        progress: Progress | None,
     ) -> dict[str, Any]:
         """Per-word and whole-caption accuracy and BLEU on the ``split``'s mosaics (made
-        of images never trained on); hypotheses and references go to ``RUN_DIR/eval/``."""
+        of images never trained on); hypotheses and references go to the folder ``out``."""
+        check_beam(beam, 1, run.tokenizer.vocab_size)
         if data is not None:
             raise ValueError(
                 "data= does not apply to captioners: they are evaluated on the split's "
@@ -198,16 +225,23 @@ class Captioner:
             beam=beam,
             length_penalty=length_penalty,
             max_len=run.config.model.max_len - 1,
+            cost=decoding_cost(run),
+            progress=progress,
         )
-        stem = _eval_dir(run) / f"{split}.beam{beam}"
-        stem.with_suffix(".hyp").write_text("\n".join(hypotheses) + "\n", encoding="utf-8")
-        stem.with_suffix(".ref").write_text("\n".join(mosaics.captions) + "\n", encoding="utf-8")
+        stem = f"{split}.beam{beam}" + (".int8" if int8 else "")
+        written = write_outputs(
+            out,
+            {
+                f"{stem}.hyp": "\n".join(hypotheses) + "\n",
+                f"{stem}.ref": "\n".join(mosaics.captions) + "\n",
+            },
+        )
         return {
             "data": f"{split} mosaics (unseen source images)",
             "beam": beam,
             **caption_scores(hypotheses, mosaics.captions),
             "seconds": round(time.perf_counter() - start, 1),
-            "hypotheses": str(stem.with_suffix(".hyp")),
+            **({"hypotheses": written[f"{stem}.hyp"]} if written else {}),
         }
 
     def plot_image_attention(

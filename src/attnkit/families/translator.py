@@ -4,6 +4,7 @@ score with BLEU and chrF, draw where each output word looked."""
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,17 @@ from typing import Any
 import torch
 
 from attnkit.data.parallel import read_parallel_file
+from attnkit.decoding.bounds import check_beam
 from attnkit.evaluation.translation import corpus_scores, translate_sentences
-from attnkit.families.base import check_layer_head, token_label, tokenizer_summary
+from attnkit.families.base import (
+    Progress,
+    check_layer_head,
+    decoding_cost,
+    in_run_terms,
+    token_label,
+    tokenizer_summary,
+    write_outputs,
+)
 from attnkit.training.rundir import LoadedRun
 from attnkit.training.tasks import load_pairs
 from attnkit.viz.plots import plot_attention, plot_attention_heads
@@ -39,13 +49,49 @@ class Translator:
         beam: int,
         length_penalty: float,
         n_best: int,
-        max_len: int | None,
+        max_new_tokens: int | None,
     ) -> list[list[str]]:
         """The ``n_best`` best translations of each sentence; see :func:`attnkit.api.translate`."""
+        return self._translate(
+            run,
+            sentences,
+            beam=beam,
+            length_penalty=length_penalty,
+            n_best=n_best,
+            max_new_tokens=max_new_tokens,
+        )
+
+    def _translate(
+        self,
+        run: LoadedRun,
+        sentences: Sequence[str],
+        *,
+        beam: int,
+        length_penalty: float,
+        n_best: int,
+        max_new_tokens: int | None,
+        progress: Progress | None = None,
+    ) -> list[list[str]]:
+        """:meth:`translate`, telling ``progress`` how many sentences are done.
+
+        A sentence the source vocabulary cannot read (an unknown character) translates
+        to nothing, and one warning names every such line; when no line can be read,
+        that is an error.
+        """
+        check_beam(beam, n_best, run.tokenizer.vocab_size)
+        if max_new_tokens is not None and (
+            isinstance(max_new_tokens, bool)
+            or not isinstance(max_new_tokens, int)
+            or max_new_tokens < 1
+        ):
+            raise ValueError(f"max_new_tokens={max_new_tokens!r}: pass a whole number >= 1")
         config = run.config.model
         # Learned positions end at max_len: outputs may not run past it, inputs are cut.
         learned = config.positional == "learned"
-        return translate_sentences(
+        if learned:
+            max_new_tokens = min(max_new_tokens or config.max_len, config.max_len)
+        unreadable: dict[int, str] = {}
+        results = translate_sentences(
             run.model,
             sentences,
             source_tokenizer=run.source_tokenizer,
@@ -53,9 +99,15 @@ class Translator:
             beam=beam,
             length_penalty=length_penalty,
             n_best=n_best,
-            max_len=min(max_len or config.max_len, config.max_len) if learned else max_len,
+            max_len=max_new_tokens,
             source_limit=config.max_len if learned else None,
+            cost=decoding_cost(run),
+            on_unreadable=lambda index, error: unreadable.setdefault(index, str(error)),
+            progress=progress,
         )
+        if unreadable:
+            _report_unreadable(unreadable, sentences)
+        return results
 
     def evaluate(
         self,
@@ -66,12 +118,32 @@ class Translator:
         beam: int,
         length_penalty: float,
         int8: bool,
+        out: Path,
+        progress: Progress | None,
     ) -> dict[str, Any]:
         """BLEU and chrF of the ``split`` or of the TSV file ``data``, decoded greedily or
-        with a ``beam``; sources, references and hypotheses go to ``RUN_DIR/eval/``."""
+        with a ``beam``; sources, references and hypotheses go to the folder ``out``.
+
+        Lines of ``data`` that are not a pair are dropped and counted, with a warning.
+        Character-level runs (a ``char`` target tokenizer) get character-level BLEU
+        (sacreBLEU's ``tokenize="char"``): word BLEU of an unspaced output is 0.
+        """
+        check_beam(beam, 1, run.tokenizer.vocab_size)  # before reading any data
+        dropped = {}
         if data is not None:
-            pairs, _ = read_parallel_file(data, max_chars=run.config.data.max_chars)
+            pairs, stats = read_parallel_file(data, max_chars=run.config.data.max_chars)
             name = Path(data).stem
+            dropped = {reason: n for reason, n in stats.items() if reason != "kept" and n}
+            if dropped:
+                total = stats["kept"] + sum(dropped.values())
+                reasons = ", ".join(
+                    f"{n} {reason.replace('_', ' ')}" for reason, n in dropped.items()
+                )
+                warnings.warn(
+                    f"{data}: {sum(dropped.values())} of {total} lines dropped ({reasons}); "
+                    f"scoring the {stats['kept']} source<TAB>target pairs",
+                    stacklevel=2,
+                )
         else:
             _, valid, test, _ = load_pairs(run.config.data)
             pairs, name = (valid if split == "valid" else test), split
@@ -82,22 +154,33 @@ class Translator:
                 )
         sources, references = [s for s, _ in pairs], [t for _, t in pairs]
         start = time.perf_counter()
-        translated = self.translate(
-            run, sources, beam=beam, length_penalty=length_penalty, n_best=1, max_len=None
+        translated = self._translate(
+            run,
+            sources,
+            beam=beam,
+            length_penalty=length_penalty,
+            n_best=1,
+            max_new_tokens=None,
+            progress=progress,
         )
         hypotheses = [best[0] for best in translated]
         seconds = time.perf_counter() - start
-        out_dir = run.run_dir.root / "eval"
-        out_dir.mkdir(exist_ok=True)
         stem = f"{name}.beam{beam}" + (".int8" if int8 else "")
-        for suffix, lines in (("src", sources), ("ref", references), ("hyp", hypotheses)):
-            (out_dir / f"{stem}.{suffix}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written = write_outputs(
+            out,
+            {
+                f"{stem}.{suffix}": "\n".join(lines) + "\n"
+                for suffix, lines in (("src", sources), ("ref", references), ("hyp", hypotheses))
+            },
+        )
+        tokenize = "char" if run.tokenizer.kind == "char" else "13a"
         return {
             "data": str(data) if data is not None else f"{split} split",
+            **({"dropped_lines": dropped} if dropped else {}),
             "beam": beam,
-            **corpus_scores(hypotheses, references),
+            **corpus_scores(hypotheses, references, tokenize=tokenize),
             "seconds": round(seconds, 1),
-            "hypotheses": str(out_dir / f"{stem}.hyp"),
+            **({"hypotheses": written[f"{stem}.hyp"]} if written else {}),
         }
 
     def plot_text_attention(
@@ -111,7 +194,7 @@ class Translator:
             raise ValueError("text is empty: give a sentence to translate")
         source_tok, target_tok = run.source_tokenizer, run.tokenizer
         translation = self.translate(
-            run, [text], beam=1, length_penalty=0.6, n_best=1, max_len=None
+            run, [text], beam=1, length_penalty=0.6, n_best=1, max_new_tokens=None
         )[0][0]
         # What the model read during training (TranslationTask.collate): source + EOS in,
         # BOS + translation out.
@@ -164,3 +247,19 @@ class Translator:
                 title=title,
             )
         return path
+
+
+def _report_unreadable(unreadable: dict[int, str], sentences: Sequence[str]) -> None:
+    """Warn once about the lines that could not be read (numbered from 1), or raise when
+    no line could."""
+    lines = sorted(unreadable)
+    first = in_run_terms(unreadable[lines[0]])
+    if len(unreadable) == sum(1 for s in sentences if s.strip()):
+        where = f"line {lines[0] + 1}: " if len(sentences) > 1 else ""
+        raise ValueError(f"{where}{first}")
+    shown = ", ".join(str(i + 1) for i in lines[:20]) + (", ..." if len(lines) > 20 else "")
+    warnings.warn(
+        f"{len(lines)} of {len(sentences)} lines not translated (left empty): line(s) "
+        f"{shown}; line {lines[0] + 1}: {first}",
+        stacklevel=3,
+    )

@@ -2,7 +2,7 @@
 recurrent encoder–decoders they replaced."""
 
 from attnkit.models.decoder_lm import DecoderLM
-from attnkit.models.encoder import EncoderMLM, mask_tokens
+from attnkit.models.encoder import EncoderMLM
 from attnkit.models.registry import MODELS, build_model
 from attnkit.models.rnn_seq2seq import RNNSeq2Seq
 from attnkit.models.seq2seq import EncoderDecoder, Transformer
@@ -18,5 +18,4 @@ __all__ = [
     "Transformer",
     "VisionTransformer",
     "build_model",
-    "mask_tokens",
 ]

@@ -4,13 +4,17 @@
                                      ─► mlm_head (dense, GELU, norm, tied decoder) ─► logits
 
 Every position sees the whole sentence, left and right, so "the [MASK] house" can be
-filled from both sides. Training hides ~15 % of the tokens (:func:`mask_tokens`) and
-asks the model to recover them.
+filled from both sides. Training hides ~15 % of the tokens
+(:func:`attnkit.data.masking.mask_tokens`) and asks the model to recover them; only those
+positions carry a label, and the head runs on them alone.
+
+The same encoder, pooled over its final states, gives sentence embeddings
+(:meth:`EncoderMLM.sentence_embedding`). With token types, a normalised embedding and
+post-LN layers it is BERT exactly, so BERT-family checkpoints load into it
+(:mod:`attnkit.interop`).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,13 +25,15 @@ from attnkit.nn import (
     AttentionMaps,
     InputEmbedding,
     ModelOutput,
+    StackOutput,
     TransformerStack,
     check_tokens,
     init_transformer_weights,
     make_norm,
 )
+from attnkit.nn.losses import IGNORE_INDEX, output_loss
 
-__all__ = ["EncoderMLM", "mask_tokens"]
+__all__ = ["EncoderMLM"]
 
 
 class EncoderMLM(nn.Module):
@@ -50,18 +56,27 @@ class EncoderMLM(nn.Module):
         config.require_vocab()
         self.config = config
         self.embedding = InputEmbedding(
-            config.vocab_size, padding_idx=config.pad_id, **embedding_options(config)
+            config.vocab_size,
+            padding_idx=config.pad_id,
+            type_vocab_size=config.type_vocab_size,
+            norm=config.embed_norm,
+            norm_eps=config.norm_eps,
+            **embedding_options(config),
         )
         self.encoder = TransformerStack(config.num_layers, **stack_options(config))
-        self.mlm_dense = nn.Linear(config.d_model, config.d_model)
-        self.mlm_norm = make_norm(
-            "layernorm" if config.norm == "none" else config.norm,
-            config.d_model,
-            eps=config.norm_eps,
-        )
-        self.mlm_decoder = nn.Linear(config.d_model, config.vocab_size)
+        self.mlm_dense: nn.Linear | None = None
+        self.mlm_norm: nn.Module | None = None
+        self.mlm_decoder: nn.Linear | None = None
+        if config.mlm_head:
+            self.mlm_dense = nn.Linear(config.d_model, config.d_model)
+            self.mlm_norm = make_norm(
+                "layernorm" if config.norm == "none" else config.norm,
+                config.d_model,
+                eps=config.norm_eps,
+            )
+            self.mlm_decoder = nn.Linear(config.d_model, config.vocab_size)
         init_transformer_weights(self, std=config.init_std, num_layers=config.num_layers)
-        if config.tie_embeddings:
+        if config.tie_embeddings and self.mlm_decoder is not None:
             self.mlm_decoder.weight = self.embedding.token.weight
 
     def forward(
@@ -70,33 +85,97 @@ class EncoderMLM(nn.Module):
         *,
         labels: Tensor | None = None,
         padding_mask: Tensor | None = None,
+        token_types: Tensor | None = None,
         need_weights: bool = False,
         label_smoothing: float = 0.0,
     ) -> ModelOutput:
         """Contextual states of every token, the masked-word logits over the vocabulary,
         and the loss when ``labels`` are given (``-100`` at unmasked positions).
 
+        Without an MLM head (``config.mlm_head = False``) the logits are ``None``.
+
         Shape:
-            tokens ``(B, T)`` → ``ModelOutput.logits`` ``(B, T, V)``, ``hidden``
-            ``(B, T, D)``.
+            tokens ``(B, T)``; token_types ``(B, T)`` (default all 0) →
+            ``ModelOutput.logits`` ``(B, T, V)``, ``hidden`` ``(B, T, D)``.
+        """
+        out = self.encode(
+            tokens, padding_mask=padding_mask, token_types=token_types, need_weights=need_weights
+        )
+        attentions = AttentionMaps(encoder=out.self_attentions)
+        if self.mlm_decoder is None:
+            if labels is not None:
+                raise ValueError("this encoder has no MLM head (model.mlm_head=false): no loss")
+            return ModelOutput(hidden=out.hidden, attentions=attentions)
+        if labels is None:
+            return ModelOutput.from_hidden(out.hidden, self.mlm_head, attentions=attentions)
+        # Only the masked positions (~15 %) carry a label: the head and the loss run on
+        # those rows alone, not on the (B, T, V) logits of every position.
+        scored = labels != IGNORE_INDEX  # (B, T)
+        loss_sum, count = output_loss(
+            out.hidden[scored], self.mlm_head, labels[scored], label_smoothing=label_smoothing
+        )  # hidden[scored] (N, D)
+        return ModelOutput(
+            hidden=out.hidden,
+            head=self.mlm_head,
+            loss_sum=loss_sum,
+            token_count=count,
+            attentions=attentions,
+        )
+
+    def encode(
+        self,
+        tokens: Tensor,
+        *,
+        padding_mask: Tensor | None = None,
+        token_types: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> StackOutput:
+        """The final states of every token (and, when asked, every attention map).
+
+        Shape:
+            tokens ``(B, T)``; token_types ``(B, T)`` → ``StackOutput.hidden`` ``(B, T, D)``.
         """
         check_tokens(tokens, self.config.vocab_size)
+        if token_types is not None:
+            check_tokens(token_types, max(self.config.type_vocab_size, 1), name="token_types")
         if padding_mask is None and self.config.pad_id is not None:
             padding_mask = tokens != self.config.pad_id
         positions = self.encoder.make_positions(
             tokens.shape[1], padding_mask=padding_mask, device=tokens.device
         )
-        x = self.embedding(tokens, positions)  # (B, T, D)
-        out = self.encoder(
+        x = self.embedding(tokens, positions, token_types)  # (B, T, D)
+        return self.encoder(
             x, padding_mask=padding_mask, positions=positions, need_weights=need_weights
         )
-        return ModelOutput.from_hidden(
-            out.hidden,
-            self.mlm_head,
-            labels=labels,
-            label_smoothing=label_smoothing,
-            attentions=AttentionMaps(encoder=out.self_attentions),
-        )
+
+    def sentence_embedding(
+        self,
+        tokens: Tensor,
+        *,
+        padding_mask: Tensor | None = None,
+        normalize: bool = True,
+    ) -> Tensor:
+        """One vector per sentence: the final states pooled as ``config.pooling`` says
+        (``mean`` over the real tokens, as sentence-transformers does, or the first
+        token's), then scaled to unit length when ``normalize`` (so that a dot product
+        is the cosine similarity).
+
+        Shape:
+            tokens ``(B, T)``, padding_mask ``(B, T)`` bool → ``(B, D)``.
+        """
+        if padding_mask is None:
+            padding_mask = (
+                torch.ones_like(tokens, dtype=torch.bool)
+                if self.config.pad_id is None
+                else tokens != self.config.pad_id
+            )
+        hidden = self.encode(tokens, padding_mask=padding_mask).hidden  # (B, T, D)
+        if self.config.pooling == "cls":
+            pooled = hidden[:, 0]  # (B, D)
+        else:
+            weights = padding_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1e-9)  # (B, D)
+        return F.normalize(pooled, dim=-1) if normalize else pooled
 
     def mlm_head(self, hidden: Tensor) -> Tensor:
         """BERT's masked-word head: dense, GELU, norm, then the vocabulary projection.
@@ -104,6 +183,8 @@ class EncoderMLM(nn.Module):
         Shape:
             hidden ``(B, T, D)`` → logits ``(B, T, V)``.
         """
+        if self.mlm_dense is None or self.mlm_norm is None or self.mlm_decoder is None:
+            raise ValueError("this encoder has no MLM head (model.mlm_head=false)")
         return self.mlm_decoder(self.mlm_norm(F.gelu(self.mlm_dense(hidden))))
 
     @torch.no_grad()
@@ -116,41 +197,9 @@ class EncoderMLM(nn.Module):
         """
         if self.config.mask_id is None:
             raise ValueError("this model has no mask_id; set model.mask_id in its config")
+        if self.mlm_decoder is None:
+            raise ValueError("this encoder has no MLM head (model.mlm_head=false) to fill masks")
         where = (tokens == self.config.mask_id).nonzero()  # (N, 2)
         logits = self(tokens).logits[where[:, 0], where[:, 1]]  # (N, V)
         probs, ids = logits.softmax(-1).topk(top_k, dim=-1)
         return where, ids, probs
-
-
-def mask_tokens(
-    tokens: Tensor,
-    *,
-    mask_id: int,
-    vocab_size: int,
-    mask_prob: float = 0.15,
-    special_ids: Sequence[int] = (),
-    generator: torch.Generator | None = None,
-) -> tuple[Tensor, Tensor]:
-    """BERT's masking: choose ``mask_prob`` of the non-special tokens; of those, 80 %
-    become ``mask_id``, 10 % a random token, 10 % stay; labels keep the original ids at
-    the chosen positions and ``-100`` elsewhere.
-
-    Shape:
-        tokens ``(B, T)`` → inputs ``(B, T)``, labels ``(B, T)``.
-    """
-    device = tokens.device
-
-    def uniform() -> Tensor:
-        return torch.rand(tokens.shape, generator=generator, device=device)
-
-    maskable = torch.ones_like(tokens, dtype=torch.bool)
-    for special in special_ids:
-        maskable &= tokens != special
-    chosen = (uniform() < mask_prob) & maskable
-    labels = tokens.masked_fill(~chosen, -100)
-    action = uniform()
-    inputs = tokens.masked_fill(chosen & (action < 0.8), mask_id)
-    random_ids = torch.randint(vocab_size, tokens.shape, generator=generator, device=device)
-    swap = chosen & (action >= 0.8) & (action < 0.9)
-    inputs = torch.where(swap, random_ids, inputs)
-    return inputs, labels

@@ -66,9 +66,14 @@ class InputEmbedding(nn.Module):
         padding_idx: token id whose embedding stays zero.
         token_embedding: an existing ``nn.Embedding`` to share (e.g. between encoder
             and decoder); its width must be the token width.
+        type_vocab_size: number of token types (BERT's segments); ``0`` = none. A type
+            vector is added to the token vector (before the position, in BERT's order).
+        norm: normalise the joined embedding with a LayerNorm (BERT), before dropout.
+        norm_eps: that LayerNorm's epsilon.
 
     Shape:
-        tokens ``(B, T)`` long, positions ``(B|1, T)`` long → ``(B, T, D)``.
+        tokens ``(B, T)`` long, positions ``(B|1, T)`` long, token_types ``(B, T)`` long
+        (default: all type 0) → ``(B, T, D)``.
     """
 
     def __init__(
@@ -84,6 +89,9 @@ class InputEmbedding(nn.Module):
         dropout: float = 0.0,
         padding_idx: int | None = None,
         token_embedding: nn.Embedding | None = None,
+        type_vocab_size: int = 0,
+        norm: bool = False,
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
         if combine not in COMBINE_MODES:
@@ -118,20 +126,37 @@ class InputEmbedding(nn.Module):
             self.position = LearnedPositionEmbedding(max_len, self.pos_dim)
         elif positional == "sinusoidal":
             self.position = SinusoidalEncoding(self.pos_dim)
+        # Absent (None) unless asked for, so the weights of models without them keep
+        # their names and existing checkpoints load unchanged.
+        self.token_type: nn.Embedding | None = None
+        if type_vocab_size:
+            self.token_type = nn.Embedding(type_vocab_size, token_dim)
+        self.norm = nn.LayerNorm(d_model, eps=norm_eps) if norm else None
         self.dropout = Dropout(dropout)
 
-    def forward(self, tokens: Tensor, positions: Tensor) -> Tensor:
+    def forward(
+        self, tokens: Tensor, positions: Tensor, token_types: Tensor | None = None
+    ) -> Tensor:
         # Positions first: a too-long input fails (naming max_len) before any lookup.
         p = None if self.position is None else self.position(positions)  # (B|1, T, pos_dim)
         x = self.token(tokens)  # (B, T, D or D - pos_dim)
         if self.scale != 1.0:
             x = x * self.scale
+        if self.token_type is not None:
+            if token_types is None:
+                x = x + self.token_type.weight[0]  # every token of type 0: (D,) broadcast
+            else:
+                x = x + self.token_type(token_types)  # (B, T, D)
+        elif token_types is not None:
+            raise ValueError("token_types were given but this embedding has no token types")
         if p is not None:
             p = p.to(x.dtype)
             if self.combine == "add":
                 x = x + p
             else:
                 x = torch.cat([x, p.expand(x.shape[0], -1, -1)], dim=-1)  # (B, T, D)
+        if self.norm is not None:
+            x = self.norm(x)
         return self.dropout(x) if self.training else x
 
     def extra_repr(self) -> str:

@@ -7,6 +7,7 @@ RUN_DIR/
   checkpoints/       step-NNNNNNNN/ {model,optimizer,rng}.safetensors + state.json;
                      latest.json and best.json point at one of them
   loss.png           the loss curve (written at the end of training)
+  train.lock         while a training writes here: who it is (see runlock)
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from attnkit.protocols import Tokenizer
 from attnkit.training.checkpoint import (
     Checkpoint,
     CheckpointError,
+    checkpoint_steps,
     load_checkpoint,
+    newest_intact_checkpoint,
     restore_model,
     write_json_atomic,
 )
@@ -68,7 +71,8 @@ class RunDir:
         return self.root / "loss.png"
 
     def has_checkpoint(self) -> bool:
-        return (self.checkpoints / "latest.json").is_file()
+        """Whether a training has saved here (a ``latest.json``, or any ``step-*`` left)."""
+        return (self.checkpoints / "latest.json").is_file() or bool(checkpoint_steps(self.root))
 
     def write_config(self, config: RunConfig) -> None:
         write_json_atomic(self.config, run_config_to_dict(config))
@@ -107,19 +111,35 @@ class LoadedRun:
 
 
 def load_run(
-    run_dir: str | Path, *, which: str = "best", device: Any = "cpu", int8: bool = False
+    run_dir: str | Path,
+    *,
+    which: str = "best",
+    checkpoint: int | None = None,
+    device: Any = "cpu",
+    int8: bool = False,
 ) -> LoadedRun:
     """Rebuild a run's model from its saved config and load its weights.
 
     The model is built from the run's own ``config.json`` (never from today's defaults)
     and put in eval mode. ``which`` is ``"best"`` (falls back to the latest when no
-    evaluation marked a best) or ``"latest"``. ``int8`` quantizes its linear layers for
-    faster CPU inference (:func:`~attnkit.nn.quantization.quantize_int8`).
+    evaluation marked a best) or ``"latest"``; ``checkpoint`` picks the checkpoint saved
+    at that step instead. Only the weights are read (a damaged optimizer file does not
+    matter here). ``int8`` quantizes its linear layers for faster CPU inference
+    (:func:`~attnkit.nn.quantization.quantize_int8`).
 
     Raises:
-        CheckpointError: the folder is not a run, or a file is missing or corrupt.
+        CheckpointError: the folder is not a run, a file is missing or corrupt (the
+            message then names the newest intact checkpoint, to pass as ``checkpoint``),
+            or the run keeps no checkpoint of step ``checkpoint``.
+        ValueError: ``checkpoint`` is not an int >= 0.
     """
+    if checkpoint is not None and (
+        isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 0
+    ):
+        raise ValueError(f"checkpoint={checkpoint!r}: give the step of a saved checkpoint")
     root = Path(run_dir)
+    if root.is_file():
+        raise CheckpointError(f"{root} is a file, not a run directory (what training writes)")
     if not root.is_dir():
         raise CheckpointError(f"no such run directory: {root}")
     paths = RunDir(root)
@@ -140,9 +160,9 @@ def load_run(
         raise CheckpointError(f"{root} is not an attnkit run: no tokenizer.json")
     if which == "best" and not (paths.checkpoints / "best.json").is_file():
         which = "latest"
-    checkpoint = load_checkpoint(root, which=which)
+    loaded = _load_weights(root, which=which, step=checkpoint)
     model = build_model(config.model)
-    restore_model(model, checkpoint)
+    restore_model(model, loaded)
     model.to(device).eval()
     if int8:
         model = quantize_int8(model)
@@ -151,7 +171,28 @@ def load_run(
         config,
         tokenizer,
         model,
-        checkpoint,
+        loaded,
         source_tokenizer=source_tokenizer,
         classes=classes,
     )
+
+
+def _load_weights(root: Path, *, which: str, step: int | None) -> Checkpoint:
+    """The weights of a run's checkpoint; when it is damaged (or the pointer to it is), a
+    refusal naming it and the newest checkpoint that is intact."""
+    try:
+        return load_checkpoint(root, which=which, step=step, weights_only=True)
+    except CheckpointError as exc:
+        kept = checkpoint_steps(root)
+        if not kept:
+            raise
+        intact = newest_intact_checkpoint(root, weights_only=True)
+        if intact is None:
+            listed = ", ".join(str(s) for s in sorted(kept))
+            raise CheckpointError(
+                f"{exc}; no checkpoint of this run is intact (steps {listed})"
+            ) from None
+        raise CheckpointError(
+            f"{exc}; the newest intact checkpoint is step {intact.step}: "
+            f"pass checkpoint={intact.step}"
+        ) from None

@@ -11,15 +11,17 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from attnkit.config import TRANSLATION_KINDS, DataConfig, RunConfig
-from attnkit.data.batching import LMBatches, TokenBatches
-from attnkit.data.bible import load_parallel_corpus
+from attnkit.config import BIBLE_TEXT_CORPORA, TRANSLATION_KINDS, DataConfig, RunConfig
+from attnkit.data.batching import LMBatches, TokenBatches, padded_blocks
+from attnkit.data.bible import load_bible_text, load_parallel_corpus
 from attnkit.data.corpora import load_corpus, split_text
+from attnkit.data.masking import TokenTable, mask_tokens
 from attnkit.data.parallel import read_parallel_file, read_parallel_files
 from attnkit.data.synthetic import make_reverse_pairs
 from attnkit.data.text import read_text_file
-from attnkit.data.tokenizers import load_tokenizer, train_tokenizer
+from attnkit.data.tokenizers import MASK, load_tokenizer, train_tokenizer
 from attnkit.evaluation.language_model import evaluate_language_model
+from attnkit.evaluation.masked_lm import evaluate_masked_lm, mask_held_out, unigram_counts
 from attnkit.evaluation.metrics import perplexity
 from attnkit.protocols import Tokenizer
 from attnkit.training.image_tasks import CaptioningTask, ImageClassificationTask
@@ -28,11 +30,13 @@ from attnkit.training.losses import IGNORE_INDEX, batch_loss
 __all__ = [
     "TASKS",
     "LanguageModelTask",
+    "MaskedLanguageModelTask",
     "Task",
     "TranslationTask",
     "TranslationTokenizers",
     "build_task",
     "load_pairs",
+    "load_text_splits",
     "load_texts",
 ]
 
@@ -41,7 +45,7 @@ Pairs = list[tuple[str, str]]
 
 class Task(Protocol):
     """What the trainer drives, the same for every family: :class:`LanguageModelTask`,
-    :class:`TranslationTask` and the image tasks
+    :class:`MaskedLanguageModelTask`, :class:`TranslationTask` and the image tasks
     (:class:`~attnkit.training.image_tasks.ImageClassificationTask`,
     :class:`~attnkit.training.image_tasks.CaptioningTask`).
 
@@ -78,16 +82,35 @@ class Task(Protocol):
         ...
 
 
-def load_texts(data: DataConfig) -> tuple[str, str]:
-    """The training and validation text of a data config.
+def load_text_splits(data: DataConfig, kind: str = "decoder_lm") -> dict[str, str]:
+    """The ``train`` and ``valid`` text of a data config, and ``test`` when it has one.
 
-    A user file (``data.train``) wins over the embedded corpus; without ``data.valid``
-    the last ``val_fraction`` of the text is held out (contiguous, deterministic).
+    A user file (``data.train``) wins over the embedded corpus (``kind`` picks the
+    default corpus). ``data.valid`` and ``data.test`` name held-out files; without
+    ``data.valid``, ``bible-en`` holds out its validation books, and any other text its
+    last ``val_fraction`` (contiguous, deterministic). Only ``bible-en`` (its test books)
+    and ``data.test`` give a test text.
     """
-    text = read_text_file(data.train) if data.train else load_corpus(data.corpus_for("decoder_lm"))
+    corpus = data.corpus_for(kind)
+    if data.train:
+        splits = {"train": read_text_file(data.train)}
+    elif corpus in BIBLE_TEXT_CORPORA:
+        splits = load_bible_text(corpus)
+    else:
+        splits = {"train": load_corpus(corpus)}
     if data.valid:
-        return text, read_text_file(data.valid)
-    return split_text(text, data.val_fraction)
+        splits["valid"] = read_text_file(data.valid)
+    elif "valid" not in splits:
+        splits["train"], splits["valid"] = split_text(splits["train"], data.val_fraction)
+    if data.test:
+        splits["test"] = read_text_file(data.test)
+    return splits
+
+
+def load_texts(data: DataConfig, kind: str = "decoder_lm") -> tuple[str, str]:
+    """The training and validation text of a data config (see :func:`load_text_splits`)."""
+    splits = load_text_splits(data, kind)
+    return splits["train"], splits["valid"]
 
 
 class LanguageModelTask:
@@ -145,6 +168,148 @@ class LanguageModelTask:
             self.valid,
             device=device,
             num_chars=self.valid_chars,
+            batch_size=batch_size,
+            max_batches=max_batches,
+        )
+
+
+MLM_SPECIALS = ("<pad>", MASK)  # ids 0 and 1 in every masked-language-model vocabulary
+
+
+class MaskedLanguageModelTask:
+    """Missing-word recovery on a text: BERT's masked-language-model objective.
+
+    Training rows are random contiguous ``data.block_size``-token windows of the training
+    text (as for the language model). In each update's rows ``data.mask_prob`` of the
+    tokens (of the words, with ``data.whole_word_mask``) are hidden — 80 % as
+    ``[MASK]``, 10 % as a random token, 10 % unchanged — and only those positions carry a
+    label (:func:`~attnkit.data.masking.mask_tokens`). The masks of update ``index`` are a
+    pure function of ``(seed, index)``, drawn over the whole batch before each process
+    takes its rows, so resuming and data-parallel training see the very same masks.
+
+    Validation: the held-out text in consecutive blocks, masked once with a fixed seed
+    (:func:`~attnkit.evaluation.masked_lm.mask_held_out`).
+
+    Args:
+        data: the data config.
+        seed: seeds the blocks and the masks.
+        tokenizer: reuse this tokenizer (resuming, evaluating) instead of training one;
+            it must know ``[MASK]``.
+    """
+
+    def __init__(self, data: DataConfig, *, seed: int, tokenizer: Tokenizer | None = None):
+        self.texts = load_text_splits(data, "encoder")
+        if tokenizer is None:
+            source = self.texts["train"]
+            if data.tokenizer == "char":  # as for the language model: see every character
+                source += self.texts["valid"]
+            tokenizer = train_tokenizer(
+                data.tokenizer,
+                source,
+                vocab_size=data.vocab_size,
+                specials=MLM_SPECIALS,
+                unk=data.unk,
+            )
+        if getattr(tokenizer, "mask_id", None) is None or tokenizer.pad_id is None:
+            raise ValueError(
+                f"a masked-language model needs a tokenizer with <pad> and {MASK} among its "
+                f"special tokens; this {tokenizer.kind} tokenizer has {MASK} id "
+                f"{getattr(tokenizer, 'mask_id', None)} and <pad> id {tokenizer.pad_id}"
+            )
+        self.tokenizer = tokenizer
+        self.data, self.seed = data, seed
+        self.table = TokenTable.of(tokenizer)
+        self.train_tokens = self._encode(self.texts["train"])
+        self.train = LMBatches(self.train_tokens, data.block_size, seed=seed)
+        self.valid_inputs, self.valid_labels = self.held_out(self.texts["valid"])
+        self.stats = {
+            "train tokens": len(self.train_tokens),
+            "validation masked tokens": int((self.valid_labels != IGNORE_INDEX).sum()),
+        }
+
+    def _encode(self, text: str) -> Tensor:
+        return torch.tensor(self.tokenizer.encode(text), dtype=torch.long)
+
+    def held_out(self, text: str) -> tuple[Tensor, Tensor]:
+        """``text`` in consecutive blocks with the evaluation's masks (fixed seed).
+
+        Shape:
+            → inputs ``(N, T)``, labels ``(N, T)`` (``-100`` where not hidden).
+        """
+        tokens, pad_id = self._encode(text), self.tokenizer.pad_id
+        blocks = padded_blocks(tokens, self.data.block_size, pad_id=pad_id)
+        return mask_held_out(
+            blocks,
+            mask_id=self.tokenizer.mask_id,
+            vocab_size=self.tokenizer.vocab_size,
+            table=self.table,
+            mask_prob=self.data.mask_prob,
+            whole_word=self.data.whole_word_mask,
+        )
+
+    def unigram_counts(self) -> Tensor:
+        """How often each maskable token occurs in the training text.
+
+        Shape:
+            ``(V,)``.
+        """
+        vocab_size = self.tokenizer.vocab_size
+        return unigram_counts(self.train_tokens, vocab_size=vocab_size, table=self.table)
+
+    @property
+    def vocab_sizes(self) -> dict[str, int]:
+        """The model config's vocabulary fields, set from the tokenizer: its size and
+        the ids of ``<pad>`` and ``[MASK]``."""
+        return {
+            "vocab_size": self.tokenizer.vocab_size,
+            "pad_id": self.tokenizer.pad_id,
+            "mask_id": self.tokenizer.mask_id,
+        }
+
+    def save_tokenizers(self, run_dir: Path) -> None:
+        self.tokenizer.save(run_dir / "tokenizer.json")
+
+    def micro_batches(
+        self, index: int, *, batch_size: int, accumulate: int, rank: int, world_size: int
+    ) -> list[dict[str, Tensor]]:
+        """This process's micro-batches of update ``index``: masked blocks (``tokens``)
+        and the hidden tokens (``labels``, ``-100`` elsewhere)."""
+        if batch_size % world_size:
+            raise ValueError(
+                f"batch_size={batch_size} is not divisible by the {world_size} processes"
+            )
+        blocks, _ = self.train.batch(index, batch_size)  # the whole update's rows (B, T)
+        # Another stream than the blocks' (seed * 1_000_003 + index), as a pure function
+        # of the update: the masks of a resumed run are those of an uninterrupted one.
+        generator = torch.Generator().manual_seed((self.seed + 1) * 1_000_033 + index)
+        inputs, labels = mask_tokens(
+            blocks,
+            mask_id=self.tokenizer.mask_id,
+            vocab_size=self.tokenizer.vocab_size,
+            mask_prob=self.data.mask_prob,
+            special_ids=self.table.unmaskable,
+            word_starts=self.table.word_starts(blocks) if self.data.whole_word_mask else None,
+            generator=generator,
+        )
+        rows = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
+        return [
+            {"tokens": x, "labels": y}
+            for x, y in zip(
+                inputs[rows].chunk(accumulate), labels[rows].chunk(accumulate), strict=True
+            )
+        ]
+
+    loss = staticmethod(batch_loss)
+
+    def evaluate(
+        self, model: nn.Module, *, device: torch.device, max_batches: int | None, batch_size: int
+    ) -> dict[str, Any]:
+        """Loss and perplexity over the hidden validation tokens, top-1 / top-5 accuracy."""
+        return evaluate_masked_lm(
+            model,
+            self.valid_inputs,
+            self.valid_labels,
+            device=device,
             batch_size=batch_size,
             max_batches=max_batches,
         )
@@ -349,6 +514,20 @@ def _language_model_task(config: RunConfig, resume_from: Path | None) -> Task:
     return LanguageModelTask(config.data, seed=config.train.seed, tokenizer=tokenizer)
 
 
+def _masked_language_model_task(config: RunConfig, resume_from: Path | None) -> Task:
+    tokenizer = load_tokenizer(resume_from / "tokenizer.json") if resume_from else None
+    task = MaskedLanguageModelTask(config.data, seed=config.train.seed, tokenizer=tokenizer)
+    model = config.model
+    for key, value in task.vocab_sizes.items():
+        wanted = getattr(model, key)
+        if key != "vocab_size" and wanted is not None and wanted != value:
+            raise ValueError(
+                f"model.{key}={wanted} is not the tokenizer's id {value}: training puts "
+                f"{', '.join(MLM_SPECIALS)} at ids 0.. ; remove model.{key} or set it to {value}"
+            )
+    return task
+
+
 def _classification_task(config: RunConfig, resume_from: Path | None) -> Task:
     return ImageClassificationTask(config.data, config.model, seed=config.train.seed)
 
@@ -358,9 +537,10 @@ def _captioning_task(config: RunConfig, resume_from: Path | None) -> Task:
     return CaptioningTask(config.data, config.model, seed=config.train.seed)
 
 
-# The task that trains each model kind from a recipe (the masked-LM encoder has none yet).
+# The task that trains each model kind from a recipe.
 TASKS: dict[str, Callable[[RunConfig, Path | None], Task]] = {
     "decoder_lm": _language_model_task,
+    "encoder": _masked_language_model_task,
     **{kind: _translation_task for kind in TRANSLATION_KINDS},
     "vit": _classification_task,
     "captioner": _captioning_task,

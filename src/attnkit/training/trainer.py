@@ -6,6 +6,14 @@ gradient is that of one big batch. Around it: learning-rate schedule, gradient
 clipping, skipping of non-finite updates, periodic evaluation, early stopping,
 checkpoints (rank 0 only), Ctrl-C / SIGTERM handling, and metrics.
 
+Reliability. Rank 0 holds the run directory's lock (:mod:`.runlock`) from before it looks at
+the directory until its last write, so one directory has one writer. Ctrl-C or SIGTERM ends
+the current step, saves and stops; ``resume`` continues such a run (and one that crashed)
+exactly where its checkpoint left it. A damaged latest checkpoint is skipped for the newest
+intact one, saying so. Every checkpoint carries a fingerprint of the data files
+(:mod:`.fingerprint`); resuming on data that changed since is refused unless
+``allow_data_change``.
+
 The trainer prints nothing: it reports through callbacks (the CLI draws a progress bar
 from them) and appends JSON lines to ``metrics.jsonl``.
 """
@@ -40,16 +48,21 @@ from attnkit.runtime import (
     resolve_precision,
 )
 from attnkit.training.checkpoint import (
+    LATEST,
+    Checkpoint,
     CheckpointError,
     capture_rng_state,
     load_checkpoint,
+    newest_intact_checkpoint,
     restore_model,
     restore_optimizer,
     restore_rng_state,
     save_checkpoint,
 )
+from attnkit.training.fingerprint import DATA_FILE_KEYS, data_changes, data_fingerprint
 from attnkit.training.optim import build_optimizer, learning_rate
 from attnkit.training.rundir import RunDir
+from attnkit.training.runlock import RunLock
 from attnkit.training.tasks import Task, build_task
 
 __all__ = ["Event", "TrainState", "Trainer", "TrainingError", "update_step"]
@@ -67,6 +80,8 @@ class TrainState:
 
     ``step`` counts applied updates (it drives the schedule); ``batch_index`` counts
     batches consumed, including those of skipped non-finite updates.
+    ``data_fingerprint`` is what the data files held (:func:`.fingerprint.data_fingerprint`;
+    ``None`` in checkpoints older than it).
     """
 
     step: int = 0
@@ -79,6 +94,7 @@ class TrainState:
     tokens_seen: int = 0
     seconds: float = 0.0
     stop_reason: str = ""
+    data_fingerprint: dict[str, Any] | None = None
 
 
 @dataclass
@@ -100,7 +116,10 @@ class Trainer:
     Args:
         config: the run config (model, data, train).
         run_dir: the run directory (created if needed).
-        resume: continue from the run's latest checkpoint.
+        resume: continue from the run's latest checkpoint (the newest intact one when the
+            latest is damaged).
+        allow_data_change: with ``resume``, go on although the data files changed since the
+            checkpoint, or the config names other data files (``data.train``, ...).
         callbacks: called with every :class:`Event`.
     """
 
@@ -110,11 +129,13 @@ class Trainer:
         run_dir: str | Path,
         *,
         resume: bool = False,
+        allow_data_change: bool = False,
         callbacks: Sequence[Callback] = (),
     ):
         self.config = config
         self.paths = RunDir(Path(run_dir))
         self.resume = resume
+        self.allow_data_change = allow_data_change
         self.callbacks = list(callbacks)
         self.state = TrainState()
         self._signal: int | None = None
@@ -139,8 +160,9 @@ class Trainer:
                 f"or choose another --out"
             )
 
-    def _check_resumed_config(self) -> None:
-        """Refuse model/data changes on resume; report train changes (allowed)."""
+    def _check_resumed_config(self) -> list[str]:
+        """Refuse model/data changes on resume; return one note per allowed change (train
+        settings, and with ``allow_data_change`` other data files)."""
         saved = run_config_to_dict(self.paths.read_config())
         current = run_config_to_dict(self.config)
         changed = []
@@ -152,17 +174,70 @@ class Trainer:
                     continue  # filled from the tokenizer
                 if before != after:
                     changed.append((section, key, before, after))
-        structural = [c for c in changed if c[0] != "train"]
+        structural = [c for c in changed if c[0] != "train" and not self._allowed_data(c)]
         if structural:
             what = ", ".join(f"{s}.{k}: {b!r} -> {a!r}" for s, k, b, a in structural)
+            if all(s == "data" and k in DATA_FILE_KEYS for s, k, _, _ in structural):
+                raise TrainingError(
+                    f"cannot resume {self.paths.root} on other data files ({what}); pass "
+                    f"allow_data_change=True to go on training on them, or start a new run "
+                    f"in another directory"
+                )
             raise TrainingError(
                 f"cannot resume {self.paths.root} with a different model or data ({what}); "
                 f"start a new run with --out"
             )
-        for section, key, before, after in changed:
-            self._emit(
-                "message", text=f"resuming with {section}.{key} = {after!r} (was {before!r})"
+        return [
+            f"resuming with {section}.{key} = {after!r} (was {before!r})"
+            for section, key, before, after in changed
+        ]
+
+    def _allowed_data(self, change: tuple[str, str, Any, Any]) -> bool:
+        return self.allow_data_change and change[0] == "data" and change[1] in DATA_FILE_KEYS
+
+    def _resume_checkpoint(self) -> tuple[Checkpoint, list[str]]:
+        """The checkpoint to resume from: the latest, or when it is damaged (or
+        ``latest.json`` is lost) the newest intact one, with a note saying so."""
+        root = self.paths.root
+        try:
+            checkpoint = load_checkpoint(root)
+        except CheckpointError as exc:
+            intact = newest_intact_checkpoint(root)
+            if intact is None:
+                raise TrainingError(
+                    f"cannot resume {root}: {exc}; no checkpoint of this run is intact, "
+                    f"start a new run in another directory"
+                ) from None
+            return intact, [
+                f"{exc}; resuming from step {intact.step}, the newest intact checkpoint"
+            ]
+        if not (self.paths.checkpoints / LATEST).is_file():
+            return checkpoint, [
+                f"{root} has no checkpoints/{LATEST}: resuming from step {checkpoint.step}, "
+                f"the newest checkpoint it keeps"
+            ]
+        return checkpoint, []
+
+    def _check_resumed_data(self, checkpoint: Checkpoint, current: dict[str, Any]) -> list[str]:
+        """Refuse data files whose content changed since ``checkpoint``; with
+        ``allow_data_change`` return a note naming them instead."""
+        saved = checkpoint.trainer_state.get("data_fingerprint")
+        if saved is None:
+            return [
+                f"{checkpoint.path} holds no data fingerprint (saved by an older attnkit): "
+                f"cannot tell whether the training data changed"
+            ]
+        changes = data_changes(saved, current)
+        if not changes:
+            return []
+        what = "; ".join(changes)
+        if not self.allow_data_change:
+            raise TrainingError(
+                f"cannot resume {self.paths.root}: the training data changed since step "
+                f"{checkpoint.step} ({what}); pass allow_data_change=True to go on training "
+                f"on the data as it is now, or start a new run in another directory"
             )
+        return [f"resuming on changed data: {what}"]
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
@@ -176,13 +251,41 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
 
     def fit(self) -> TrainState:
-        """Train to ``train.steps`` updates (or an early stop); return the final state."""
+        """Train to ``train.steps`` updates (or an early stop); return the final state.
+
+        Raises:
+            RunBusyError: another process is training into the run directory.
+            TrainingError: the directory holds a run and ``resume`` is not set (or the
+                reverse), the config or the data changed on resume, or training cannot go
+                on.
+        """
+        dist, device = init_distributed(self.config.train.device)
+        precision = resolve_precision(self.config.train.precision, device)
+        # The lock comes before anything looks at the directory, and goes after the last write.
+        lock = RunLock(self.paths.root) if dist.is_main else None
+        if lock is not None:
+            note = lock.acquire()
+            if note:
+                self._emit("message", text=note)
+        try:
+            return self._fit(dist, device, precision)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _fit(self, dist: DistributedContext, device: torch.device, precision: str) -> TrainState:
         cfg, train = self.config, self.config.train
-        dist, device = init_distributed(train.device)
-        precision = resolve_precision(train.precision, device)
         self._check_run_dir()
+        fingerprint = data_fingerprint(cfg.data)
+        checkpoint, config_changed = None, False
         if self.resume:
-            self._check_resumed_config()
+            # every check first, then the notes: a refused resume says one thing only
+            config_notes = self._check_resumed_config()
+            checkpoint, notes = self._resume_checkpoint()
+            notes += self._check_resumed_data(checkpoint, fingerprint)
+            for note in (*config_notes, *notes):
+                self._emit("message", text=note)
+            config_changed = bool(config_notes)
 
         torch.manual_seed(train.seed)
         task = build_task(cfg, resume_from=self.paths.root if self.resume else None)
@@ -192,18 +295,25 @@ class Trainer:
         optimizer = build_optimizer(model, train)
         scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
-        if self.resume:
-            checkpoint = load_checkpoint(self.paths.root)
+        if checkpoint is not None:
             restore_model(model, checkpoint)
             restore_optimizer(optimizer, checkpoint)
             restore_rng_state(checkpoint.rng_state)
-            self.state = TrainState(**checkpoint.trainer_state)
+            known = {f.name for f in dataclasses.fields(TrainState)}
+            self.state = TrainState(
+                **{k: v for k, v in checkpoint.trainer_state.items() if k in known}
+            )
+            if self.state.stop_reason.startswith("interrupted"):
+                self.state.stop_reason = ""  # stopped by a signal to be continued: go on
             if dist.is_main:
                 _truncate_metrics(self.paths.metrics, self.state.step)
+                if config_changed:  # the run's config is the one it now trains with
+                    self.paths.write_config(cfg)
         elif dist.is_main:
             self.paths.root.mkdir(parents=True, exist_ok=True)
             self.paths.write_config(cfg)
             task.save_tokenizers(self.paths.root)
+        self.state.data_fingerprint = fingerprint
 
         wrapped: nn.Module = model
         if dist.enabled:

@@ -17,7 +17,14 @@ every file is fsync'ed, the directory is renamed to its final name and ``checkpo
 fsync'ed; only then is ``latest.json`` (and ``best.json``) replaced atomically (temp file,
 fsync, ``os.replace``, fsync of the directory). A process killed at any moment therefore
 leaves the previous pointer and the checkpoint it names intact; the next save removes the
-leftover ``.tmp-*`` entries. One process writes to a run directory at a time.
+leftover ``.tmp-*`` entries. One process writes to a run directory at a time (the trainer
+holds ``RUN_DIR/train.lock``).
+
+Damage. A checkpoint damaged after it was written (a disk error, a copy cut short) is refused
+with one line naming the file; the others stay usable: ``load_checkpoint(run, step=N)`` picks
+one by step, :func:`newest_intact_checkpoint` finds the newest that reads back whole, and a
+lost ``latest.json`` falls back to the newest ``step-*`` directory. ``weights_only=True``
+reads only what using the model needs, so a damaged optimizer file does not block it.
 
 Safety. Tensors are read with safetensors, everything else with :mod:`json`; a file that is a
 pickle or a ``torch.save`` archive is refused without being read further.
@@ -64,8 +71,10 @@ from attnkit.training.checkpoint.store import (
     BEST,
     CHECKPOINTS_DIR,
     LATEST,
+    checkpoint_steps,
     latest_checkpoint,
     load_checkpoint,
+    newest_intact_checkpoint,
     save_checkpoint,
 )
 
@@ -75,6 +84,8 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "latest_checkpoint",
+    "checkpoint_steps",
+    "newest_intact_checkpoint",
     "restore_model",
     "restore_optimizer",
     "capture_rng_state",

@@ -70,10 +70,11 @@ class Checkpoint:
             :func:`restore_model`); tied parameters are the same tensor object.
         optimizer_state: in :meth:`torch.optim.Optimizer.state_dict` format, ready for
             ``optimizer.load_state_dict`` (or :func:`restore_optimizer`); ``None`` if the
-            checkpoint was saved without an optimizer.
+            checkpoint was saved without an optimizer or read with ``weights_only``.
         trainer_state: the JSON dict given to :func:`save_checkpoint` (JSON turns tuples
             into lists and dict keys into strings).
-        rng_state: the random-number-generator states (empty if none were saved).
+        rng_state: the random-number-generator states (empty if none were saved, or read
+            with ``weights_only``).
     """
 
     path: Path
@@ -225,7 +226,11 @@ def _join(path: str, key: Any) -> str:
 
 
 def read_checkpoint(
-    directory: Path, *, map_location: str | torch.device = "cpu", verify: bool = True
+    directory: Path,
+    *,
+    map_location: str | torch.device = "cpu",
+    verify: bool = True,
+    weights_only: bool = False,
 ) -> Checkpoint:
     """Read the checkpoint in ``directory``: every file is checked against the sizes and
     sha256 in state.json (``verify``) and parsed without unpickling anything.
@@ -234,6 +239,9 @@ def read_checkpoint(
         directory: one checkpoint directory (the one that holds ``state.json``).
         map_location: device for the model weights; optimizer and RNG states stay on the CPU.
         verify: check sizes and sha256.
+        weights_only: read ``state.json`` and the weights only, for using the model rather
+            than training it on: a damaged optimizer or RNG file is then not read at all
+            (``optimizer_state`` is ``None``, ``rng_state`` empty).
 
     Raises:
         CheckpointError: ``state.json`` is absent or corrupt, or a file is missing,
@@ -246,6 +254,8 @@ def read_checkpoint(
     )
     optimizer_state = None
     has_tensors, has_json = OPTIMIZER_FILE in files, OPTIMIZER_JSON in files
+    if weights_only:
+        has_tensors = has_json = False
     if has_tensors != has_json:
         present, absent = (
             (OPTIMIZER_FILE, OPTIMIZER_JSON) if has_tensors else (OPTIMIZER_JSON, OPTIMIZER_FILE)
@@ -263,7 +273,7 @@ def read_checkpoint(
             tensors,
         )
     rng_state: dict[str, Tensor] = {}
-    if RNG_FILE in files:
+    if RNG_FILE in files and not weights_only:
         rng_state = _unpack_tensors(
             directory / RNG_FILE, _read_payload(directory, RNG_FILE, files, verify), "cpu"
         )

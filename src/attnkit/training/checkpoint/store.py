@@ -10,7 +10,13 @@ Layout inside a run directory::
 A checkpoint directory is written atomically (:func:`.atomic.write_dir_atomic`); only then
 are the pointers replaced, each atomically, so a process killed at any moment leaves the
 previous pointer and the checkpoint it names intact. Every save first removes what an
-interrupted one left behind. One process writes to a run directory at a time.
+interrupted one left behind. One process writes to a run directory at a time (the trainer
+holds ``RUN_DIR/train.lock``, :mod:`attnkit.training.runlock`).
+
+The pointers are a convenience, the ``step-*`` directories the truth: a run whose
+``latest.json`` is lost loads its newest ``step-*`` directory, any kept step can be asked
+for by number (``step=``), and :func:`newest_intact_checkpoint` finds the newest one that
+reads back whole when a newer one was damaged (a disk error, a copy cut short).
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "latest_checkpoint",
+    "checkpoint_steps",
+    "newest_intact_checkpoint",
 ]
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -194,29 +202,77 @@ def load_checkpoint(
     path: str | os.PathLike[str],
     *,
     which: str = "latest",
+    step: int | None = None,
     map_location: str | torch.device = "cpu",
     verify: bool = True,
+    weights_only: bool = False,
 ) -> Checkpoint:
     """Read a checkpoint: every file is checked against the sizes and sha256 in state.json.
 
     Args:
-        path: a run directory (then ``which`` picks the checkpoint), its ``checkpoints/``
-            directory, or one checkpoint directory (``which`` is then ignored).
-        which: ``"latest"`` or ``"best"``.
+        path: a run directory (then ``step`` or ``which`` picks the checkpoint), its
+            ``checkpoints/`` directory, or one checkpoint directory (``step`` and ``which``
+            are then ignored).
+        which: ``"latest"`` (``latest.json``; without it, the newest ``step-*`` directory)
+            or ``"best"``.
+        step: the checkpoint saved at this step instead (``step-NNNNNNNN/``).
         map_location: device for the model weights. Optimizer and RNG states stay on the CPU
             (``Optimizer.load_state_dict`` moves each state next to its parameter).
         verify: check sizes and sha256 (turn off only to skip hashing huge files).
+        weights_only: read the weights (and ``state.json``) only: enough to use the model,
+            and a damaged optimizer or RNG file does not stand in the way.
 
     Returns:
         The :class:`Checkpoint`.
 
     Raises:
-        CheckpointError: the path does not exist, is not a run or checkpoint, or a file is
-            missing, truncated, corrupt, a pickle, or inconsistent — one line naming the file.
-        ValueError: ``which`` is neither ``"latest"`` nor ``"best"``.
+        CheckpointError: the path does not exist, is not a run or checkpoint, holds no
+            checkpoint at ``step``, or a file is missing, truncated, corrupt, a pickle, or
+            inconsistent — one line naming the file.
+        ValueError: ``which`` is neither ``"latest"`` nor ``"best"``, or ``step`` is not an
+            int >= 0.
     """
-    directory = _resolve(Path(path), which)
-    return read_checkpoint(directory, map_location=map_location, verify=verify)
+    directory = _resolve(Path(path), which, step)
+    return read_checkpoint(
+        directory, map_location=map_location, verify=verify, weights_only=weights_only
+    )
+
+
+def checkpoint_steps(run_dir: str | os.PathLike[str]) -> list[int]:
+    """The steps of the checkpoints a run keeps (its ``step-*`` directories), newest first;
+    empty when there are none (or ``run_dir`` does not exist)."""
+    checkpoints = Path(run_dir) / CHECKPOINTS_DIR
+    if not checkpoints.is_dir():
+        return []
+    return [step for step, _ in _step_dirs(checkpoints)]
+
+
+def newest_intact_checkpoint(
+    run_dir: str | os.PathLike[str],
+    *,
+    weights_only: bool = False,
+    map_location: str | torch.device = "cpu",
+) -> Checkpoint | None:
+    """The newest of a run's checkpoints that reads back whole (every file checked against
+    its size and sha256), whatever the pointers say; ``None`` when none does.
+
+    Args:
+        run_dir: the run directory.
+        weights_only: only the weights need to be intact (to use the model, not to resume
+            training).
+        map_location: device for the model weights.
+    """
+    checkpoints = Path(run_dir) / CHECKPOINTS_DIR
+    for step in checkpoint_steps(run_dir):
+        try:
+            return read_checkpoint(
+                checkpoints / _step_dir_name(step),
+                map_location=map_location,
+                weights_only=weights_only,
+            )
+        except CheckpointError:
+            continue
+    return None
 
 
 def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
@@ -232,10 +288,12 @@ def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
     return _follow(pointer)
 
 
-def _resolve(path: Path, which: str) -> Path:
-    """The checkpoint directory meant by ``path`` and ``which``."""
+def _resolve(path: Path, which: str, step: int | None = None) -> Path:
+    """The checkpoint directory meant by ``path`` and ``step`` or ``which``."""
     if which not in ("latest", "best"):
         raise ValueError(f"which must be 'latest' or 'best', got {which!r}")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        raise ValueError(f"step must be an int >= 0, got {step!r}")
     if not path.exists():
         raise CheckpointError(f"{path} does not exist")
     if not path.is_dir():
@@ -244,16 +302,34 @@ def _resolve(path: Path, which: str) -> Path:
         return path
     checkpoints = path / CHECKPOINTS_DIR
     shown = f"{CHECKPOINTS_DIR}/"
-    if not checkpoints.is_dir() and (path / LATEST).is_file():  # given checkpoints/ itself
-        checkpoints, shown = path, ""
-    pointer = checkpoints / f"{which}.json"
-    if not pointer.is_file():
-        if which == "best" and (checkpoints / LATEST).is_file():
-            raise CheckpointError(f"{path} has no best checkpoint: no {shown}{BEST}")
+    if not checkpoints.is_dir() and ((path / LATEST).is_file() or _step_dirs(path)):
+        checkpoints, shown = path, ""  # given checkpoints/ itself
+    kept = _step_dirs(checkpoints) if checkpoints.is_dir() else []
+    if not kept and not (checkpoints / LATEST).is_file():
         if _STEP_DIR.fullmatch(path.name) or path.name.startswith(OLD_PREFIX):
             raise CheckpointError(f"{path} is not an attnkit checkpoint: no {STATE_FILE}")
         raise CheckpointError(f"{path} is not an attnkit run: no {shown}{LATEST}")
-    return _follow(pointer)
+    if step is not None:
+        return _step_checkpoint(path, checkpoints, step, [s for s, _ in kept])
+    pointer = checkpoints / f"{which}.json"
+    if pointer.is_file():
+        return _follow(pointer)
+    if which == "best":
+        raise CheckpointError(f"{path} has no best checkpoint: no {shown}{BEST}")
+    # latest.json was lost (deleted, or left out of a copy); the step directories remain
+    return checkpoints / kept[0][1]
+
+
+def _step_checkpoint(path: Path, checkpoints: Path, step: int, kept: list[int]) -> Path:
+    """The directory of the checkpoint saved at ``step`` (or its set-aside copy)."""
+    target = checkpoints / _step_dir_name(step)
+    if target.is_dir():
+        return target
+    for candidate in set_aside_copies(target):
+        if (candidate / STATE_FILE).is_file():
+            return candidate
+    listed = ", ".join(str(s) for s in sorted(kept)) if kept else "none"
+    raise CheckpointError(f"{path} has no checkpoint of step {step} (steps kept: {listed})")
 
 
 # ---------------------------------------------------------------------- pointers

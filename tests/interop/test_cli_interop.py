@@ -40,6 +40,7 @@ def test_import_hf_makes_a_run_every_command_takes(imported, tmp_path, capsys):
     status, out, _ = run_cli(capsys, "info", run)
     info = json.loads(out)
     assert status == 0 and info["kind"] == "encoder" and info["step"] == 0
+    assert info["steps_planned"] is None and info["imported_from"]  # trained elsewhere
     assert info["config"]["model"]["norm_eps"] == 1e-12
     assert info["config"]["model"]["type_vocab_size"] == 2
     status, out, _ = run_cli(
@@ -89,7 +90,10 @@ def test_mistakes_end_in_one_error_line(imported, tmp_path, capsys):
         (["export", run, "--out", tmp_path / "hf"], "exists and is not an empty folder"),
         (["embed", run, ""], "texts[0]='' is empty"),
         (["embed", run, "moses " * 50], "tokens but model.max_len=40 (learned positions)"),
-        (["export", run, "--format", "onnx", "--out", tmp_path / "y"], "invalid choice: 'onnx'"),
+        (
+            ["export", run, "--format", "tflite", "--out", tmp_path / "y"],
+            "invalid choice: 'tflite'",
+        ),
     ]
     for argv, message in cases:
         status, _, err = run_cli(capsys, *argv)
@@ -112,3 +116,37 @@ def test_embed_needs_an_encoder(tmp_path, capsys):
 
 def test_the_cli_offers_the_formats_export_writes():
     assert EXPORT_FORMATS == FORMATS
+
+
+def test_fill_on_an_encoder_without_mlm_head_points_to_embed(tmp_path, capsys):
+    source = write_bert_dir(tmp_path / "hf", mlm=False)  # a BertModel: hidden states only
+    status, _, _ = run_cli(capsys, "import-hf", source, "--out", tmp_path / "run")
+    assert status == 0
+    status, out, err = run_cli(capsys, "fill", tmp_path / "run", "the lord [MASK] unto moses")
+    assert status == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: this encoder has no MLM head (model.mlm_head=false) to fill masks: use "
+        "attnkit embed for its sentence embeddings"
+    ]
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(imported):
+    import os
+    import subprocess
+    import sys
+
+    run, _ = imported
+    # `attnkit info RUN | head -1` once head has exited: every write finds the pipe closed
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "attnkit", "info", str(run)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0 and done.stderr == ""

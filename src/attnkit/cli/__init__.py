@@ -100,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`attnkit info RUN | head`): nothing more to say. Point
+        # stdout at /dev/null so that Python's flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except (ValueError, OSError, RuntimeError, KeyError) as exc:
         if os.environ.get("ATTNKIT_DEBUG"):
             raise  # a full traceback, for bug reports

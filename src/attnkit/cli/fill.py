@@ -45,7 +45,10 @@ def _cmd_fill(args: argparse.Namespace) -> int:
             best = best.replace(MASK, mask.candidates[0][0].strip() or MASK, 1)
         print(f"{text}  ->  {best}")
         for number, mask in enumerate(filled, 1):
-            candidates = ", ".join(f"{token_label(token)} {p:.3f}" for token, p in mask.candidates)
+            # a word token carries its space (BPE " Lord"): show the word; other tokens as labels
+            candidates = ", ".join(
+                f"{token.strip() or token_label(token)} {p:.3f}" for token, p in mask.candidates
+            )
             print(f"  {MASK} {number}: {candidates}")
         sys.stdout.flush()
     return EXIT_OK

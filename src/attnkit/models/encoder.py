@@ -198,7 +198,10 @@ class EncoderMLM(nn.Module):
         if self.config.mask_id is None:
             raise ValueError("this model has no mask_id; set model.mask_id in its config")
         if self.mlm_decoder is None:
-            raise ValueError("this encoder has no MLM head (model.mlm_head=false) to fill masks")
+            raise ValueError(
+                "this encoder has no MLM head (model.mlm_head=false) to fill masks: "
+                "use attnkit embed for its sentence embeddings"
+            )
         where = (tokens == self.config.mask_id).nonzero()  # (N, 2)
         logits = self(tokens).logits[where[:, 0], where[:, 1]]  # (N, V)
         probs, ids = logits.softmax(-1).topk(top_k, dim=-1)

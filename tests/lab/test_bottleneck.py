@@ -20,18 +20,25 @@ def test_quick_run_scores_every_length_for_both_variants(tmp_path):
 
 
 def test_verdict_logic_on_made_up_numbers():
-    from attnkit.lab.bottleneck import judge
+    from attnkit.lab.bottleneck import VARIANTS, judge
+    from attnkit.lab.verdicts import ArmReport
 
-    def results(none, attention):
+    def results(none, attention, learned=True):
+        seeds = 5  # small jitter per seed so that the interval has a width
+        jitter = [0.0, 0.01, -0.01, 0.02, -0.02]
+        runs = {v: [[a + j for a in curve] for j in jitter] for v, curve in
+                zip(VARIANTS, (none, attention), strict=True)}  # fmt: skip
         return {
             "lengths": [4, 20],
             "steps": 1,
             "params": {"none": 1, "bahdanau": 2},
-            "token": {"none": [none], "bahdanau": [attention]},
-            "exact": {"none": [none], "bahdanau": [attention]},
+            "token": runs,
+            "exact": runs,
+            "arms": {v: ArmReport(v, learned=learned or v == "bahdanau") for v in VARIANTS},
+            "seeds": seeds,
         }
 
-    assert judge(results([0.99, 0.5], [1.0, 0.99]))[0] is True
-    assert judge(results([0.99, 0.98], [1.0, 0.99]))[0] is False  # no bottleneck seen
-    assert judge(results([0.99, 0.5], [1.0, 0.6]))[0] is False  # both degrade
-    assert judge(results([0.2, 0.1], [1.0, 0.99]))[0] is None  # did not learn
+    assert judge(results([0.95, 0.5], [0.96, 0.95]))[0].holds is True
+    assert judge(results([0.95, 0.94], [0.96, 0.95]))[0].holds is False  # no bottleneck
+    assert judge(results([0.95, 0.5], [0.96, 0.5]))[0].holds is False  # both degrade
+    assert judge(results([0.2, 0.1], [0.96, 0.95], learned=False))[0].holds is None

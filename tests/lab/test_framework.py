@@ -54,7 +54,7 @@ def test_verdict_files_round_trip_and_the_index_collects_them(tmp_path):
     assert read_verdict(tmp_path / "scaling").summary == "measured **3.5** against 1.0"
     index = write_index(tmp_path, ["scaling", "heads", "missing"]).read_text()
     assert "| [`scaling`](#scaling) a title | supported | 12 |" in index
-    assert "| [`heads`](#heads) a title | mixed | 12 |" in index
+    assert "| [`heads`](#heads) a title | could not decide | 12 |" in index
     assert "![scaling](scaling/fig.png)" in index and "missing" not in index
     elsewhere = write_index(tmp_path, ["scaling"], index=tmp_path.parent / "lab.md")
     assert f"![scaling]({tmp_path.name}/scaling/fig.png)" in elsewhere.read_text()

@@ -24,9 +24,13 @@ def _well_formed(verdict, tmp_path, name):
 def test_quick_run_compares_the_three_placements(tmp_path):
     verdict = run_claim("layernorm", out=tmp_path, quick=True, seed=0)
     _well_formed(verdict, tmp_path, "layernorm")
-    assert [row[0].split(",")[0] for row in verdict.rows] == list(layernorm.VARIANTS)
-    assert verdict.columns[-1].startswith("steps to loss")
-    assert "Steps to a training loss" in verdict.summary
+    placements = [row[0].split(",")[0] for row in verdict.rows]
+    assert placements == ["post-LN", "pre-LN", "post-LN", "pre-LN", "no norm"]
+    assert {"no warm-up", "warm-up"} == {row[0].split(", ")[-1] for row in verdict.rows}
+    assert [rule["arms"] for rule in verdict.rules] == [
+        [rule.arms[0], rule.arms[1]] for rule in layernorm.rules(rates=(3e-3,))
+    ]
+    assert all(len(v) == 2 for rule in verdict.rules for v in rule["values"].values())
 
 
 def test_norm_none_removes_every_norm_and_post_ln_differs_from_pre_ln():

@@ -1,5 +1,7 @@
 """The lab: one experiment per claim of the notes, each a module with
-``run(*, out, quick=False, seed=0) -> Verdict`` (``attnkit lab NAME``).
+``run(*, out, quick=False, seed=0) -> Verdict`` (``attnkit lab NAME``), its verdict
+rule declared in the module (``RULE`` or ``rules()``, see :mod:`attnkit.lab.verdicts`)
+and, as ``PUBLISHED``, the published result the claim echoes.
 
 Claims are listed in the order of the notes. Modules are imported only when a claim
 runs, so ``attnkit lab --list`` is instant.
@@ -51,5 +53,6 @@ def run_claim(name: str, *, out: Path, quick: bool = False, seed: int = 0) -> Ve
     start = time.perf_counter()
     verdict = module.run(out=out, quick=quick, seed=seed)
     verdict.seconds, verdict.quick, verdict.seed = time.perf_counter() - start, quick, seed
+    verdict.published = verdict.published or getattr(module, "PUBLISHED", "")
     write_verdict(verdict, out)
     return verdict

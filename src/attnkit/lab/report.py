@@ -1,10 +1,13 @@
 """What a lab experiment reports: a :class:`Verdict`, written as ``verdict.md`` and
 ``verdict.json`` beside the experiment's figure, and an index that collects several.
 
-A verdict states the claim as the notes make it, what was measured (a table of numbers
-and a short summary), and whether the measurement supports the claim: ``holds`` is
-``True``, ``False``, or ``None`` when the result is mixed or inconclusive — the lab
-says so rather than rounding a weak result up.
+A verdict states the claim as the notes make it, the rule that decides it (declared in
+the claim's module before the run, see :mod:`attnkit.lab.verdicts`), what was measured
+(every seed's number, the interval, a table and a short summary), how each arm was
+trained (learning-rate sweep, steps, wall time, parameters), and the outcome: ``holds``
+is ``True`` (supported), ``False`` (not supported) or ``None`` (could not decide: the
+experiment could not test the claim) — the lab says so rather than rounding a weak
+result up.
 """
 
 from __future__ import annotations
@@ -27,6 +30,23 @@ __all__ = [
 ]
 
 VERDICT_MD, VERDICT_JSON = "verdict.md", "verdict.json"
+METHOD = [
+    "Each claim of the notes, measured. Every verdict follows a rule declared in the "
+    "claim's module before the run (`attnkit.lab.verdicts.Rule`): the quantity, the arms, "
+    "the seeds (at least five for anything trained, ten where an arm's seeds spread) and "
+    "the decision — *supported* when the whole 95 % bootstrap interval (seeded, seeds "
+    "resampled within each arm) of the difference of the arm means lies above the "
+    "threshold, *not supported* otherwise, *could not decide* when an arm the comparison "
+    "needs learned the task at no learning rate tried. Each arm trains at its own learning "
+    "rate from a small sweep on validation data (on a seed never measured), to the same "
+    "steps; rates, steps, wall time and parameter counts are listed under every verdict, "
+    "every seed's number is printed and drawn (strip plot), and each section ends with "
+    "the published result the claim echoes.",
+    "",
+    "Regenerate with `attnkit lab all --out docs/lab --index docs/lab.md` (each claim "
+    "≤ 10 minutes on 2 CPU cores); `attnkit lab NAME --quick` runs one in seconds with "
+    "two seeds — a smoke test, not a verdict.",
+]
 
 
 @dataclass
@@ -37,7 +57,8 @@ class Verdict:
         name: the claim's command name (``scaling``, ``long-range`` …).
         title: a one-line title.
         claim: the claim as the notes state it.
-        holds: ``True`` (supported), ``False`` (not supported) or ``None`` (mixed).
+        holds: ``True`` (supported), ``False`` (not supported) or ``None`` (could
+            not decide).
         summary: markdown with the measured numbers that decide it.
         columns: table header.
         rows: table rows (numbers or short labels), one per condition.
@@ -45,6 +66,10 @@ class Verdict:
         seconds: wall time of the run (set by :func:`~attnkit.lab.run_claim`).
         quick: whether this was the reduced ``--quick`` run.
         seed: the seed it ran with.
+        rules: the decisions of the claim's rules
+            (:meth:`~attnkit.lab.verdicts.Decision.as_dict`: rule, interval, per-seed values).
+        arms: how each arm was trained (:meth:`~attnkit.lab.verdicts.ArmReport.as_dict`).
+        published: the published result the claim echoes, and how this one compares.
     """
 
     name: str
@@ -58,11 +83,14 @@ class Verdict:
     seconds: float = 0.0
     quick: bool = False
     seed: int = 0
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    arms: list[dict[str, Any]] = field(default_factory=list)
+    published: str = ""
 
     @property
     def outcome(self) -> str:
-        """``supported``, ``not supported`` or ``mixed``."""
-        return {True: "supported", False: "not supported", None: "mixed"}[self.holds]
+        """``supported``, ``not supported`` or ``could not decide``."""
+        return {True: "supported", False: "not supported", None: "could not decide"}[self.holds]
 
 
 def judged_verdict(
@@ -100,8 +128,51 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _number(value: Any) -> str:
+    return _cell(float(value)) if isinstance(value, int | float) else str(value)
+
+
+def _rules_markdown(rules: list[dict[str, Any]]) -> list[str]:
+    """Each rule as declared, its interval and outcome, and every seed's value."""
+    lines = []
+    for rule in rules:
+        lines += [
+            f"**Rule** (declared before the run): {rule['rule']}",
+            "",
+            f"**Result: {rule['outcome']}** — {rule['reason']}.",
+            "",
+        ]
+        lines += [
+            f"- {arm} ({len(values)} seeds): " + ", ".join(_number(v) for v in values)
+            for arm, values in rule["values"].items()
+        ]
+        lines.append("")
+    return lines
+
+
+def _arms_markdown(arms: list[dict[str, Any]]) -> list[str]:
+    """How each arm was trained: the fairness record."""
+    lines = [
+        "| arm | parameters | learning rates tried (validation score) | chosen lr | "
+        "steps | wall time per seed (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for arm in arms:
+        tried = ", ".join(f"{lr:g} ({_number(score)})" for lr, score in arm["rates"]) or "–"
+        chosen = f"{arm['lr']:g}" if arm["lr"] else "set by the design"
+        if not arm.get("learned", True):
+            chosen += " (learned at no rate)"
+        lines.append(
+            f"| {arm['name']} | {arm['params']:,} | {tried} | {chosen} | {arm['steps']} | "
+            f"{_number(arm['seconds'])} |"
+        )
+    return [*lines, ""]
+
+
 def verdict_markdown(verdict: Verdict, *, figure_prefix: str = "", level: int = 1) -> str:
-    """The verdict as markdown: title, claim, outcome, summary, table, figure."""
+    """The verdict as markdown: title, claim, outcome, rules with their intervals and
+    per-seed values, summary, the arms' training record, table, figure, and the
+    published result it echoes."""
     mode = "quick run" if verdict.quick else "full run"
     lines = [
         f"{'#' * level} `{verdict.name}` — {verdict.title}",
@@ -111,9 +182,11 @@ def verdict_markdown(verdict: Verdict, *, figure_prefix: str = "", level: int = 
         f"**Verdict: {verdict.outcome}.** ({mode}, seed {verdict.seed}, "
         f"{verdict.seconds:.0f} s on this machine)",
         "",
-        verdict.summary.strip(),
-        "",
     ]
+    lines += _rules_markdown(verdict.rules)
+    lines += [verdict.summary.strip(), ""]
+    if verdict.arms:
+        lines += _arms_markdown(verdict.arms)
     if verdict.columns:
         lines.append("| " + " | ".join(verdict.columns) + " |")
         lines.append("|" + "---|" * len(verdict.columns))
@@ -121,6 +194,8 @@ def verdict_markdown(verdict: Verdict, *, figure_prefix: str = "", level: int = 
         lines.append("")
     if verdict.figure:
         lines += [f"![{verdict.name}]({figure_prefix}{verdict.figure})", ""]
+    if verdict.published:
+        lines += [f"**Published result.** {verdict.published.strip()}", ""]
     return "\n".join(lines)
 
 
@@ -129,6 +204,8 @@ def _json_safe(value: Any) -> Any:
         return str(value)
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
     return value
 
 
@@ -159,7 +236,7 @@ def write_index(
     lines = [
         f"# {title}",
         "",
-        "Each claim of the notes, measured. Regenerate with `attnkit lab all --out DIR`.",
+        *METHOD,
         "",
         "| claim | verdict | seconds |",
         "|---|---|---|",

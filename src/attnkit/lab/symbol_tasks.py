@@ -49,13 +49,16 @@ class SymbolTask:
     """Copy (``"copy"``), reverse (``"reverse"``) or recall the first symbol of
     (``"recall"``) strings of ``symbols`` random symbols whose length is drawn uniformly
     from ``[min_len, max_len]`` — or log-uniformly with ``log_uniform`` (as many strings
-    of 2–4 symbols as of 20–40: every scale of length gets the same share)."""
+    of 2–4 symbols as of 20–40: every scale of length gets the same share). With
+    ``same_length`` one length is drawn per batch, not per string: a batch costs what
+    its longest string costs, so long strings then only cost the batches they are in."""
 
     kind: str = "reverse"
     symbols: int = 10
     min_len: int = 4
     max_len: int = 16
     log_uniform: bool = False
+    same_length: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("copy", "reverse", "recall"):
@@ -78,12 +81,14 @@ class SymbolTask:
             src ``(size, L_max + 1)``; tgt_in, labels ``(size, L_max + 1)`` (``(size, 2)``
             for ``recall``); lengths ``(size,)`` of the targets.
         """
+        draws = 1 if self.same_length else size
         if length is None and self.log_uniform:
             low, high = math.log(self.min_len), math.log(self.max_len + 1)
-            draws = torch.rand(size, generator=generator) * (high - low) + low
-            lengths = draws.exp().floor().long().clamp(self.min_len, self.max_len)
+            logs = torch.rand(draws, generator=generator) * (high - low) + low
+            lengths = logs.exp().floor().long().clamp(self.min_len, self.max_len).expand(size)
         elif length is None:
-            lengths = torch.randint(self.min_len, self.max_len + 1, (size,), generator=generator)
+            lengths = torch.randint(self.min_len, self.max_len + 1, (draws,), generator=generator)
+            lengths = lengths.expand(size)
         else:
             lengths = torch.full((size,), length)
         width = int(lengths.max()) + 1

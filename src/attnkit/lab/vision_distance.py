@@ -38,6 +38,13 @@ CLAIM = (
     "Vision Transformers attend far away already in their lowest layers: some heads of "
     "layer 0 look across the whole image, others stay local."
 )
+PUBLISHED = (
+    "Dosovitskiy et al. (2021, ViT, Fig. 7 right) measured each head's mean attention "
+    "distance and found that some heads in the lowest layers already attend to most of "
+    "the image, while others stay local; the distance grows with depth. The lab repeats "
+    "the measurement on a small ViT trained for minutes on 28×28 images, with one trained "
+    "model (a measurement of that model, not a comparison of arms, so no bootstrap)."
+)
 PATCH = 4
 
 

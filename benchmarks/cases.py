@@ -57,6 +57,7 @@ class Case:
     rounds: int = 5
     warmup_calls: int = 2
     memory: bool = False
+    group: str = ""  # `python -m benchmarks --only GROUP` runs one group (e.g. engines)
 
 
 # --------------------------------------------------------------------------- training
@@ -419,3 +420,8 @@ CASES: dict[str, Case] = {
         ),
     ]
 }
+
+# The inference engines (CTranslate2, ONNX Runtime): benchmarks/engines.py.
+from benchmarks.engines import engine_cases  # noqa: E402
+
+CASES.update({case.name: case for case in engine_cases(Case)})

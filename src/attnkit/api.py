@@ -116,6 +116,13 @@ def _check_decoding(beam: Any, length_penalty: Any) -> None:
         )
 
 
+def _engine(engine: Any, allowed: tuple[str, ...]) -> str:
+    """The ``engine=`` this function can run on (:mod:`attnkit.interop.engines`)."""
+    if engine not in allowed:
+        raise ValueError(f"engine={engine!r}: this function runs on {' or '.join(allowed)}")
+    return engine
+
+
 def generate(
     run: LoadedRun,
     prompt: str,
@@ -126,6 +133,8 @@ def generate(
     top_p: float | None = None,
     seed: int | None = None,
     sliding_window: bool = True,
+    engine: str = "pytorch",
+    quantization: str | None = None,
 ) -> Iterator[str]:
     """Continue ``prompt`` with a trained language model: an iterator of text pieces,
     as they come.
@@ -137,9 +146,29 @@ def generate(
 
     Everything — the run's family, the settings, the prompt's characters, the memory
     the cache will take — is checked when ``generate`` is called, before any text.
+
+    ``engine="ctranslate2"`` generates with CTranslate2 instead of PyTorch (the run
+    converted on first use; ``quantization="int8"`` runs it in int8; see
+    :mod:`attnkit.interop.engines`).
     """
     check_sampling_args(temperature, top_k, top_p)
     language_model = family_for(run, Generates, needs="a language model")
+    if _engine(engine, ("pytorch", "ctranslate2")) == "ctranslate2":
+        from attnkit.families.base import encode_text
+        from attnkit.interop.engines import ct2_generate
+
+        _check_count("max_new_tokens", max_new_tokens, least=0)
+        return ct2_generate(
+            run,
+            encode_text(run, prompt, parameter="prompt"),
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            sliding_window=sliding_window,
+            quantization=quantization,
+        )
     return language_model.generate(
         run,
         prompt,
@@ -163,6 +192,7 @@ def evaluate(
     checkpoint: int | None = None,
     out: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "pytorch",
 ) -> dict[str, Any]:
     """Evaluate a run's best model, or its ``checkpoint`` of that step (``int8``: with its
     linear layers quantized to int8, on the CPU — to measure what that costs in accuracy).
@@ -189,9 +219,35 @@ def evaluate(
     A folder ``out`` that cannot be written (a read-only run) costs a warning: the
     scores are returned all the same. ``progress`` is told ``(done, total)`` as the
     evaluation goes (sentences, images or batches of text).
+
+    ``engine="ctranslate2"`` decodes a translator with CTranslate2 (``int8``: in the
+    engine's int8), ``engine="onnx"`` runs an image classifier with ONNX Runtime
+    (:mod:`attnkit.interop.engines`).
     """
     _check_split(split)
     _check_decoding(beam, length_penalty)
+    if _engine(engine, ("pytorch", "ctranslate2", "onnx")) != "pytorch":
+        from attnkit.interop.engines import engine_evaluate
+
+        run = load_run(run_dir, checkpoint=checkpoint)
+        scores = engine_evaluate(
+            run,
+            engine,
+            data=data,
+            split=split,
+            beam=beam,
+            length_penalty=length_penalty,
+            quantization="int8" if int8 else None,
+            out=Path(out) if out is not None else run.run_dir.root / "eval",
+            progress=progress,
+        )
+        return {
+            "run": str(run.run_dir.root),
+            "step": run.checkpoint.step,
+            "engine": engine,
+            **({"int8": True} if int8 else {}),
+            **scores,
+        }
     run = load_run(run_dir, int8=int8, checkpoint=checkpoint)
     family = family_for(run, Evaluates, needs="a model evaluate() can score")
     scores = family.evaluate(
@@ -221,6 +277,8 @@ def translate(
     n_best: int = 1,
     max_new_tokens: int | None = None,
     max_len: int | None = None,
+    engine: str = "pytorch",
+    quantization: str | None = None,
 ) -> list[list[str]]:
     """Translate sentences with a trained translator: the ``n_best`` best of each.
 
@@ -229,6 +287,10 @@ def translate(
     cannot read translates to ``""`` with a warning naming its line (from 1); when none
     can be read, that is an error. ``beam`` is at most the vocabulary size, and a beam
     whose state would not fit in memory is refused before decoding starts.
+
+    ``engine="ctranslate2"`` decodes with CTranslate2 (``quantization="int8"``: in
+    int8); its length penalty divides by ``length ** length_penalty`` instead of GNMT's
+    (:mod:`attnkit.interop.engines`).
     """
     translator = family_for(run, Translates, needs="a translator")
     _check_decoding(beam, length_penalty)
@@ -237,6 +299,18 @@ def translate(
         max_new_tokens = max_len
     if max_new_tokens is not None:
         _check_count("max_new_tokens", max_new_tokens)
+    if _engine(engine, ("pytorch", "ctranslate2")) == "ctranslate2":
+        from attnkit.interop.engines import ct2_translate
+
+        return ct2_translate(
+            run,
+            sentences,
+            beam=beam,
+            length_penalty=length_penalty,
+            n_best=n_best,
+            max_new_tokens=max_new_tokens,
+            quantization=quantization,
+        )
     return translator.translate(
         run,
         sentences,
@@ -390,11 +464,24 @@ def plot_run_attention(
 
 
 def classify(
-    run: LoadedRun, image: str | Path | torch.Tensor, *, top_k: int = 3
+    run: LoadedRun,
+    image: str | Path | torch.Tensor,
+    *,
+    top_k: int = 3,
+    engine: str = "pytorch",
 ) -> list[tuple[str, float]]:
     """The ``top_k`` most likely classes of an image (a PNG/JPEG path or a ``uint8``
-    ``(C, H, W)`` tensor) with their probabilities, best first."""
+    ``(C, H, W)`` tensor) with their probabilities, best first (``engine="onnx"``: the
+    classifier exported to ONNX and run by ONNX Runtime)."""
     classifier = family_for(run, Classifies, needs="an image classifier")
+    if _engine(engine, ("pytorch", "onnx")) == "onnx":
+        from attnkit.families.base import model_image
+        from attnkit.interop.engines import onnx_classify
+
+        _check_count("top_k", top_k)
+        probs = onnx_classify(run, model_image(run, image)[None])[0]
+        values, ids = probs.topk(min(top_k, len(probs)))
+        return [(run.classes[i], float(v)) for v, i in zip(values, ids.tolist(), strict=True)]
     return classifier.classify(run, image, top_k=top_k)
 
 

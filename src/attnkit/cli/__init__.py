@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from attnkit import __version__
-from attnkit.cli import demo, fill, interop, lab, runs, text, vision
+from attnkit.cli import demo, explore, fill, interop, lab, runs, text, vision
 from attnkit.cli.parsing import CommandParser
 from attnkit.cli.status import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from attnkit.cli.wording import in_cli_terms, option_flags
@@ -38,6 +38,7 @@ _COMMANDS = (
     interop.add_embed,
     runs.add_average,
     runs.add_attention,
+    explore.add_explore,
     vision.add_classify,
     vision.add_caption,
     vision.add_vision_sample,

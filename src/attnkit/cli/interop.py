@@ -17,7 +17,18 @@ if TYPE_CHECKING:
 
 # attnkit.interop.hf_export.FORMATS, not imported: that would load torch (a test keeps
 # the two equal)
-EXPORT_FORMATS = ("hf",)
+EXPORT_FORMATS = ("hf", "ctranslate2", "onnx")
+# attnkit.interop.ctranslate2.QUANTIZATIONS, not imported for the same reason
+QUANTIZATIONS = (
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 
 
 def _cmd_import_hf(args: argparse.Namespace) -> int:
@@ -52,9 +63,30 @@ def add_import_hf(commands: Commands) -> None:
     parser.set_defaults(func=_cmd_import_hf)
 
 
+def _cmd_export_engine(args: argparse.Namespace) -> int:
+    if args.format == "onnx":
+        from attnkit.interop.onnx import export_onnx
+
+        if args.quantization is not None:
+            raise ValueError("--quantization applies to --format ctranslate2")
+        exported = export_onnx(args.run_dir, args.out)
+    else:
+        from attnkit.interop.ctranslate2 import export_ctranslate2
+
+        exported = export_ctranslate2(args.run_dir, args.out, quantization=args.quantization)
+    print(f"exported {args.run_dir} for {exported.architecture} to {exported.directory}")
+    print(f"files: {', '.join(exported.files)}")
+    print("run it with: attnkit's --engine option, or the engine itself (docs/deploy.md)")
+    return EXIT_OK
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from attnkit.interop import export_hf
 
+    if args.format != "hf":
+        return _cmd_export_engine(args)
+    if args.quantization is not None:
+        raise ValueError("--quantization applies to --format ctranslate2")
     exported = export_hf(args.run_dir, args.out)
     print(f"exported {args.run_dir} as {exported.architecture} to {exported.directory}")
     print(f"files: {', '.join(exported.files)}")
@@ -69,14 +101,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def add_export(commands: Commands) -> None:
     parser = commands.add_parser(
         "export",
-        help="write a run as a Hugging Face model directory (GPT-2 or BERT)",
+        help="write a run for Hugging Face (GPT-2, BERT), CTranslate2 or ONNX Runtime",
         description="Write a run's best model as a directory that transformers loads with "
         "from_pretrained and no custom code: a decoder-only language model as "
         "GPT2LMHeadModel, an encoder as BertForMaskedLM (BertModel without a masked-word "
-        "head), with its tokenizer. A variant the target cannot express is refused.",
+        "head), with its tokenizer. --format ctranslate2 writes a translator or language "
+        "model for CTranslate2 (--quantization int8 stores int8 weights); --format onnx "
+        "writes a ViT classifier, MLM encoder or decoder LM (no cache) as model.onnx. A "
+        "variant the target cannot express is refused.",
     )
     add_run_dir(parser)
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="hf", help="the target format")
+    parser.add_argument(
+        "--quantization",
+        choices=QUANTIZATIONS,
+        help="ctranslate2: the weight type written (default float32)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) directory")
     parser.set_defaults(func=_cmd_export)
 

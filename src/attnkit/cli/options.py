@@ -107,6 +107,18 @@ def add_int8_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_engine_option(parser: argparse.ArgumentParser, engines: tuple[str, ...]) -> None:
+    """``--engine``: run the model on PyTorch or on an inference engine (the
+    ``attnkit[engines]`` extra); with ``--int8`` the engine quantizes it."""
+    parser.add_argument(
+        "--engine",
+        choices=engines,
+        default="pytorch",
+        help=f"what runs the model: {' or '.join(engines)} (default pytorch; the engines "
+        "are the extra attnkit[engines]; --int8 then quantizes in the engine)",
+    )
+
+
 def add_seed_option(parser: argparse.ArgumentParser, *, default: int | None = 0) -> None:
     """``--seed``: the random seed; ``default=None`` leaves the generator unseeded."""
     if default is None:

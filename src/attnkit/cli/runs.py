@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from attnkit.cli.options import (
     add_beam_options,
     add_checkpoint_option,
+    add_engine_option,
     add_int8_option,
     add_run_dir,
     add_split_option,
@@ -109,6 +110,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             checkpoint=args.checkpoint,
             out=args.out,
             progress=progress,
+            engine=args.engine,
         )
     print(json.dumps(result, indent=2))
     return EXIT_OK
@@ -134,6 +136,7 @@ def add_evaluate(commands: Commands) -> None:
     )
     add_beam_options(evaluate, prefix="translators and captioners: ")
     add_int8_option(evaluate)
+    add_engine_option(evaluate, ("pytorch", "ctranslate2", "onnx"))
     add_checkpoint_option(evaluate)
     evaluate.add_argument(
         "--out",

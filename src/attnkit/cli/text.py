@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from attnkit.cli.options import (
     add_beam_options,
     add_checkpoint_option,
+    add_engine_option,
     add_int8_option,
     add_max_new_tokens,
     add_run_dir,
@@ -21,10 +22,19 @@ if TYPE_CHECKING:
     from attnkit.cli.options import Commands
 
 
+def _engine_options(args: argparse.Namespace) -> tuple[str, bool, str | None]:
+    """``--engine`` and ``--int8`` as load_run and the API take them: the engine, int8 in
+    PyTorch, int8 in the engine (which converts the float32 model itself)."""
+    if args.engine == "pytorch":
+        return args.engine, args.int8, None
+    return args.engine, False, "int8" if args.int8 else None
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from attnkit.api import generate, load_run
 
-    run = load_run(args.run_dir, int8=args.int8, checkpoint=args.checkpoint)
+    engine, pytorch_int8, quantization = _engine_options(args)
+    run = load_run(args.run_dir, int8=pytorch_int8, checkpoint=args.checkpoint)
     # generate() checks everything before it returns: a mistake never follows the prompt
     pieces = generate(
         run,
@@ -35,6 +45,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         seed=args.seed,
         sliding_window=args.sliding_window,
+        engine=engine,
+        quantization=quantization,
     )
     sys.stdout.write(args.prompt)
     for piece in pieces:
@@ -74,6 +86,7 @@ def add_generate(commands: Commands) -> None:
         "last max_len/2 tokens; --no-sliding-window refuses to go past it instead",
     )
     add_int8_option(generate)
+    add_engine_option(generate, ("pytorch", "ctranslate2"))
     add_checkpoint_option(generate)
     generate.set_defaults(func=_cmd_generate)
 
@@ -81,7 +94,8 @@ def add_generate(commands: Commands) -> None:
 def _cmd_translate(args: argparse.Namespace) -> int:
     from attnkit.api import load_run, translate
 
-    run = load_run(args.run_dir, int8=args.int8, checkpoint=args.checkpoint)
+    engine, pytorch_int8, quantization = _engine_options(args)
+    run = load_run(args.run_dir, int8=pytorch_int8, checkpoint=args.checkpoint)
     lines = args.text if args.text else sys.stdin.read().splitlines()
     results = translate(
         run,
@@ -90,6 +104,8 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         length_penalty=args.length_penalty,
         n_best=args.n_best,
         max_new_tokens=args.max_new_tokens,
+        engine=engine,
+        quantization=quantization,
     )
     for hypotheses in results:
         print("\t".join(hypotheses) if args.n_best > 1 else hypotheses[0])
@@ -118,5 +134,6 @@ def add_translate(commands: Commands) -> None:
     )
     add_max_new_tokens(translate, default=None, says="1.5 × the source's tokens + 10")
     add_int8_option(translate)
+    add_engine_option(translate, ("pytorch", "ctranslate2"))
     add_checkpoint_option(translate)
     translate.set_defaults(func=_cmd_translate)

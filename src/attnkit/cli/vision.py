@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from attnkit.cli.options import (
     add_beam_options,
     add_checkpoint_option,
+    add_engine_option,
     add_images,
     add_run_dir,
     add_split_option,
@@ -25,7 +26,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
     run = load_run(args.run_dir, checkpoint=args.checkpoint)
     for image in args.images:
-        ranked = classify(run, image, top_k=args.top_k)
+        ranked = classify(run, image, top_k=args.top_k, engine=args.engine)
         best, others = ranked[0], ranked[1:]
         extra = "".join(f"  {name} {p:.1%}" for name, p in others)
         print(f"{image}: {best[0]} {best[1]:.1%}" + (f"   (then:{extra})" if extra else ""))
@@ -40,6 +41,7 @@ def add_classify(commands: Commands) -> None:
     classify.add_argument(
         "--top-k", type=positive_int, default=3, metavar="K", help="classes shown per image"
     )
+    add_engine_option(classify, ("pytorch", "onnx"))
     add_checkpoint_option(classify)
     classify.set_defaults(func=_cmd_classify)
 

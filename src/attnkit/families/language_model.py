@@ -32,7 +32,7 @@ from attnkit.training.rundir import LoadedRun
 from attnkit.training.tasks import MaskedLanguageModelTask, load_texts
 from attnkit.viz.plots import plot_attention, plot_attention_heads
 
-__all__ = ["LanguageModel", "MaskedLanguageModel", "plot_self_attention"]
+__all__ = ["LanguageModel", "MaskedLanguageModel", "plot_self_attention", "self_attention_maps"]
 
 
 class LanguageModel:
@@ -321,6 +321,34 @@ def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def self_attention_maps(
+    run: LoadedRun, text: str, *, stack: str
+) -> tuple[list[int], list[str], torch.Tensor]:
+    """The raw self-attention weights of a single-stack text model over ``text``: its
+    token ids, a label per token and every layer's and head's map (``stack`` names the
+    maps the model returns: ``"decoder"`` or ``"encoder"``).
+
+    Shape:
+        ``T`` tokens → maps ``(L, H, T, T)``; row ``t`` is where token ``t`` looked.
+    """
+    ids = encode_text(run, text, parameter="text")
+    config = run.config.model
+    if config.positional == "learned" and len(ids) > config.max_len:
+        raise ValueError(
+            f"text is {len(ids)} tokens but model.max_len={config.max_len} (learned "
+            f"positions): use a shorter text"
+        )
+    device = next(run.model.parameters()).device
+    with torch.no_grad():
+        out_maps = run.model(torch.tensor([ids], device=device), need_weights=True).attentions
+    maps = out_maps.stacked(stack)[:, 0].cpu()  # (L, H, T, T)
+    # An imported tokenizer names its pieces as the model saw them ("[CLS]", "##ing"),
+    # which decoding would drop or glue to their word.
+    piece = getattr(run.tokenizer, "token", None)
+    labels = [token_label(piece(i) if piece else run.tokenizer.decode([i])) for i in ids]
+    return ids, labels, maps
+
+
 def plot_self_attention(
     run: LoadedRun,
     text: str,
@@ -336,22 +364,9 @@ def plot_self_attention(
     with only ``layer``: that layer's heads; with only ``head``: that head in every
     layer. ``stack`` names the maps the model returns (``"decoder"`` or ``"encoder"``).
     """
-    ids = encode_text(run, text, parameter="text")
-    config = run.config.model
-    if config.positional == "learned" and len(ids) > config.max_len:
-        raise ValueError(
-            f"text is {len(ids)} tokens but model.max_len={config.max_len} (learned "
-            f"positions): use a shorter text"
-        )
-    with torch.no_grad():
-        out_maps = run.model(torch.tensor([ids]), need_weights=True).attentions
-    maps = out_maps.stacked(stack)[:, 0]  # (L, H, T, T)
+    _, labels, maps = self_attention_maps(run, text, stack=stack)
     num_layers, num_heads = maps.shape[:2]
     check_layer_head(layer, head, num_layers, num_heads)
-    # An imported tokenizer names its pieces as the model saw them ("[CLS]", "##ing"),
-    # which decoding would drop or glue to their word.
-    piece = getattr(run.tokenizer, "token", None)
-    labels = [token_label(piece(i) if piece else run.tokenizer.decode([i])) for i in ids]
     title = f"self-attention of {run.run_dir.root.name}"
     if layer is not None and head is not None:
         return plot_attention(

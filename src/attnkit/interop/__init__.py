@@ -9,6 +9,9 @@
 - :mod:`~attnkit.interop.variants`: which attnkit settings a target can express.
 - :mod:`~attnkit.interop.hf_tokenizers`: attnkit's tokenizers as ``tokenizer.json``.
 - :mod:`~attnkit.interop.weights`: layouts shared by the converters.
+- :mod:`~attnkit.interop.ctranslate2`, :mod:`~attnkit.interop.onnx`: export for the
+  inference engines CTranslate2 and ONNX Runtime (the ``attnkit[engines]`` extra);
+  :mod:`~attnkit.interop.engines` runs a run's model on them (``engine=`` in the API).
 
 Neither direction needs ``transformers`` itself: the files are safetensors and JSON,
 read and written with ``safetensors`` and ``tokenizers``. The tests check the results

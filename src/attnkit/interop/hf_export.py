@@ -29,7 +29,8 @@ from attnkit.training.rundir import load_run
 
 __all__ = ["EXPORTERS", "FORMATS", "ExportedModel", "export_hf"]
 
-FORMATS = ("hf",)
+# What `attnkit export --format` writes: hf here; ctranslate2 and onnx in their modules.
+FORMATS = ("hf", "ctranslate2", "onnx")
 
 
 @dataclass(frozen=True)

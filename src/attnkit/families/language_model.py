@@ -16,6 +16,7 @@ from attnkit.data.tokenizers import MASK
 from attnkit.decoding.bounds import fit_batch
 from attnkit.decoding.logits import check_sampling_args
 from attnkit.decoding.sampling import stream
+from attnkit.decoding.window import windowed_text
 from attnkit.evaluation.language_model import evaluate_language_model
 from attnkit.evaluation.masked_lm import EVAL_MASK_SEED, evaluate_masked_lm, unigram_baselines
 from attnkit.families.base import (
@@ -112,15 +113,9 @@ class LanguageModel:
         generator = None
         if seed is not None:
             generator = torch.Generator(device=device).manual_seed(seed)
-        context, produced, text = list(ids), [], ""
-        remaining = max_new_tokens
-        while remaining > 0:
-            chunk = remaining
-            if max_len is not None:
-                if len(context) >= max_len:
-                    context = context[-(max_len // 2) :]
-                chunk = min(remaining, max_len - len(context))
-            for token in stream(
+
+        def produce(context: list[int], chunk: int) -> Iterator[int]:
+            tokens = stream(
                 run.model,
                 torch.tensor([context], device=device),
                 max_new_tokens=chunk,
@@ -129,14 +124,16 @@ class LanguageModel:
                 top_p=top_p,
                 generator=generator,
                 max_len=max_len,
-            ):
-                produced.append(int(token[0]))
-                context.append(int(token[0]))
-                # Decode everything so far: a subword may complete a character only later.
-                new_text = run.tokenizer.decode(produced)
-                yield new_text[len(text) :]
-                text = new_text
-            remaining -= chunk
+            )
+            return (int(token[0]) for token in tokens)
+
+        yield from windowed_text(
+            ids,
+            max_new_tokens=max_new_tokens,
+            max_len=max_len,
+            produce=produce,
+            decode=run.tokenizer.decode,
+        )
 
     def evaluate(
         self,

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from attnkit.decoding.logits import check_sampling_args
+from attnkit.decoding.window import windowed_text
 from attnkit.evaluation.translation import corpus_scores
 from attnkit.interop.ctranslate2 import export_ctranslate2, import_engine, vocabulary
 from attnkit.training.rundir import LoadedRun
@@ -417,27 +418,23 @@ def _ct2_stream(
             "sampling_topp": 1.0 if top_p is None else top_p,
         }
     )
-    context, produced, text = list(ids), [], ""
-    remaining = max_new_tokens
-    while remaining > 0:
-        chunk = remaining
-        if max_len is not None:
-            if len(context) >= max_len:
-                context = context[-(max_len // 2) :]
-            chunk = min(remaining, max_len - len(context))
+
+    def produce(context: list[int], chunk: int) -> Iterator[int]:
         steps = model.engine.generate_tokens(
             [words[i] for i in context],
             max_length=chunk,
             end_token=[],  # a language model writes on past EOS, as attnkit's generation
             **sampling,
         )
-        for step in steps:
-            produced.append(step.token_id)
-            context.append(step.token_id)
-            new_text = run.tokenizer.decode(produced)
-            yield new_text[len(text) :]
-            text = new_text
-        remaining -= chunk
+        return (step.token_id for step in steps)
+
+    yield from windowed_text(
+        ids,
+        max_new_tokens=max_new_tokens,
+        max_len=max_len,
+        produce=produce,
+        decode=run.tokenizer.decode,
+    )
 
 
 def onnx_classify(run: LoadedRun, images: torch.Tensor) -> torch.Tensor:

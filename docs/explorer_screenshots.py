@@ -11,7 +11,8 @@ Playwright) from real runs served by ``attnkit explore``'s app on 127.0.0.1::
 
 Run it from the repository root (the runs are arguments; see docs/explorer.md):
     .venv/bin/python docs/explorer_screenshots.py --lm runs/shakespeare_short \
-        --other-lm runs/rope --encoder runs/minilm --translator runs/reverse --vit runs/mnist_vit
+        --other-lm runs/rope --encoder runs/minilm --translator runs/bible_es_en \
+        --vit runs/mnist_vit
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     for name in ("lm", "other-lm", "encoder", "translator", "vit"):
         parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--translator-text", default="Y dijo Dios: Sea la luz; y fue la luz.")
     args = parser.parse_args()
     paths = [args.lm, args.other_lm, args.encoder, args.translator, args.vit]
     runs = load_runs(paths)
@@ -84,7 +86,7 @@ def main() -> None:
         open_run(encoder, "And God saw the light, that it was good.", "model")
         page.wait_for_selector(".grid figure")
         shot("model")
-        open_run(translator, "headbag", "translate")
+        open_run(translator, args.translator_text, "translate")
         page.click('#tabs button[data-view="translate"]')
         page.wait_for_selector("#step-info")
         for _ in range(5):

@@ -84,6 +84,49 @@ def test_cpu_decoding_uses_one_thread_for_few_rows_and_restores_the_settings():
         torch.set_num_threads(before)
 
 
+def test_overlapping_decoding_loops_restore_the_settings_when_the_last_one_ends():
+    """Loops that end out of order (two generators, two explorer threads) must not
+    leave oneDNN off: the first saves the settings, the last restores them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cpu = torch.device("cpu")
+        first, second = cpu_decoding(1, cpu), cpu_decoding(10_000, cpu)
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)  # the first to start ends first
+        assert torch.get_num_threads() == 1 and not torch.backends.mkldnn.enabled
+        second.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2 and torch.backends.mkldnn.enabled
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_decoding_in_many_threads_at_once_leaves_the_process_settings_as_they_were():
+    import threading
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cpu = torch.device("cpu")
+        start = threading.Barrier(8)
+
+        def decode(rows: int) -> None:
+            start.wait()
+            for _ in range(50):
+                with cpu_decoding(rows, cpu):
+                    torch.ones(4, 4) @ torch.ones(4, 4)
+
+        threads = [threading.Thread(target=decode, args=(1 + 3 * i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert torch.get_num_threads() == 2 and torch.backends.mkldnn.enabled
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_greedy_generation_matches_full_forward_argmax():
     """With the preallocated cache and no per-step mask, each generated token is still
     the argmax of a full (uncached) forward over everything before it."""

@@ -7,6 +7,7 @@ Tested in ``tests/training/test_fast_paths.py``.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -21,6 +22,16 @@ __all__ = ["DECODE_SINGLE_THREAD_ROWS", "cpu_decoding"]
 # thread count is itself costly, so it is done once per decoding call, never per step.
 DECODE_SINGLE_THREAD_ROWS = 4
 
+# The thread count and oneDNN switch are process-wide, but decoding loops can overlap:
+# the explorer decodes in several worker threads at once, and a generator's loop ends
+# whenever its consumer lets go of it. Saving and restoring per loop would then restore
+# in the wrong order and leave oneDNN off for the rest of the process (training after
+# it would take other kernels). So the first loop to start saves the settings, the
+# last one to end restores them, and loops in between run with the first one's.
+_guard = threading.Lock()
+_active = 0
+_saved: tuple[int | None, bool] = (None, True)  # (thread count to restore, oneDNN)
+
 
 @contextlib.contextmanager
 def cpu_decoding(rows: int, device: torch.device) -> Iterator[None]:
@@ -31,20 +42,31 @@ def cpu_decoding(rows: int, device: torch.device) -> Iterator[None]:
       (docs/benchmarks.md has the measurement). Training keeps it: on large tensors
       oneDNN's kernels are the faster ones.
 
+    Overlapping loops (threads, nested calls, generators closed late) share one change:
+    the settings come back when the last of them ends.
     Nothing changes on other devices, or with the speed seam off.
     """
+    global _active, _saved
     if device.type != "cpu" or not fast.enabled():
         yield
         return
-    before, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    few = rows <= DECODE_SINGLE_THREAD_ROWS and before > 1
-    if few:
-        torch.set_num_threads(1)
-    # Set directly: torch.backends.mkldnn.flags() also resets TF32 and warns about it.
-    torch.backends.mkldnn.enabled = False
+    with _guard:
+        if _active == 0:
+            before = torch.get_num_threads()
+            few = rows <= DECODE_SINGLE_THREAD_ROWS and before > 1
+            _saved = (before if few else None, torch.backends.mkldnn.enabled)
+            if few:
+                torch.set_num_threads(1)
+            # Set directly: torch.backends.mkldnn.flags() also resets TF32 and warns.
+            torch.backends.mkldnn.enabled = False
+        _active += 1
     try:
         yield
     finally:
-        torch.backends.mkldnn.enabled = onednn
-        if few:
-            torch.set_num_threads(before)
+        with _guard:
+            _active -= 1
+            if _active == 0:
+                threads, onednn = _saved
+                torch.backends.mkldnn.enabled = onednn
+                if threads is not None:
+                    torch.set_num_threads(threads)

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from attnkit.runtime import describe_cpu
 from benchmarks.cases import Case
 from benchmarks.harness import gemm_peak_gflops, measure_peak_memory, run_interleaved
 
@@ -23,12 +24,6 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def _machine() -> dict[str, Any]:
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
-    except (OSError, StopIteration):
-        pass
     try:
         import transformers
 
@@ -36,7 +31,7 @@ def _machine() -> dict[str, Any]:
     except ImportError:
         hf = None
     return {
-        "cpu": model,
+        "cpu": describe_cpu().rsplit(", ", 1)[0],
         "cores_used": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -94,6 +94,8 @@ def test_seed_everything_rejects_bad_seeds(bad):
 def test_describe_environment():
     info = describe_environment()
     assert {"attnkit", "python", "torch", "device", "num_threads", "cuda_available"} <= set(info)
+    cpu, cores = info["cpu"].rsplit(", ", 1)
+    assert cpu and cores.endswith(" cores") and int(cores.split()[0]) >= 1
     assert all(isinstance(v, str) for v in info.values())
     assert info["torch"] == torch.__version__
     assert info["device"] == str(select_device("auto"))

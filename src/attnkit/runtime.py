@@ -19,6 +19,7 @@ import torch
 __all__ = [
     "DistributedContext",
     "autocast",
+    "describe_cpu",
     "describe_environment",
     "init_distributed",
     "resolve_precision",
@@ -135,19 +136,32 @@ def _attnkit_version() -> str:
         return "unknown (not installed)"
 
 
+def describe_cpu() -> str:
+    """The processor and the cores this process may use, e.g. ``"Intel(R) Xeon(R)
+    Processor, 2 cores"`` — recorded beside every measured figure, since timings only
+    compare within one machine."""
+    model = platform.processor() or platform.machine() or "unknown CPU"
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as info:
+        model = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores"
+
+
 def describe_environment() -> dict[str, str]:
     """Describe the software and hardware attnkit runs on, for bug reports and run logs.
 
     Returns:
         An ordered mapping of name to value, all strings: ``attnkit``, ``python``,
-        ``platform``, ``torch``, ``device`` (what ``select_device("auto")`` picks),
-        ``num_threads`` (torch intra-op threads) and ``cuda_available``.
+        ``platform``, ``cpu`` (:func:`describe_cpu`), ``torch``, ``device`` (what
+        ``select_device("auto")`` picks), ``num_threads`` (torch intra-op threads) and
+        ``cuda_available``.
     """
     cuda = torch.cuda.is_available()
     info = {
         "attnkit": _attnkit_version(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        "cpu": describe_cpu(),
         "torch": torch.__version__,
         "device": str(select_device("auto")),
         "num_threads": str(torch.get_num_threads()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -40,6 +41,7 @@ def _verdict(name: str, holds: bool | None) -> Verdict:
         figure="fig.png",
         seconds=12.0,
         seed=3,
+        machine="a CPU, 2 cores",
     )
 
 
@@ -56,6 +58,8 @@ def test_verdict_files_round_trip_and_the_index_collects_them(tmp_path):
     assert "| [`scaling`](#scaling) a title | supported | 12 |" in index
     assert "| [`heads`](#heads) a title | could not decide | 12 |" in index
     assert "![scaling](scaling/fig.png)" in index and "missing" not in index
+    assert "| **all 2** | | **24** (0 min) |" in index  # the budget: total wall time
+    assert "Measured on: a CPU, 2 cores." in index
     elsewhere = write_index(tmp_path, ["scaling"], index=tmp_path.parent / "lab.md")
     assert f"![scaling]({tmp_path.name}/scaling/fig.png)" in elsewhere.read_text()
 
@@ -73,6 +77,7 @@ def test_cli_runs_a_claim_quickly_and_writes_its_verdict(tmp_path, capsys):
     assert main(["lab", "steps", "--quick", "--out", str(tmp_path)]) == 0
     verdict = read_verdict(tmp_path)
     assert verdict.quick and verdict.seconds > 0 and verdict.name == "steps"
+    assert verdict.machine.endswith(" cores")  # figures are recorded with their machine
     assert (tmp_path / verdict.figure).is_file()
     assert "verdict.md" in capsys.readouterr().out
 
@@ -80,7 +85,7 @@ def test_cli_runs_a_claim_quickly_and_writes_its_verdict(tmp_path, capsys):
 def test_lab_all_keeps_going_after_a_broken_experiment(tmp_path, monkeypatch, capsys):
     import attnkit.lab as lab
 
-    def fake_run(name, *, out, quick, seed):
+    def fake_run(name, *, out, quick, seed, device):
         if name == "scaling":
             raise ValueError("broken experiment\nwith a second line")
         verdict = _verdict(name, True)
@@ -95,3 +100,43 @@ def test_lab_all_keeps_going_after_a_broken_experiment(tmp_path, monkeypatch, ca
     assert "1 experiment(s) failed: scaling" in err
     assert (tmp_path / "heads" / "verdict.json").is_file()
     assert "heads" in (tmp_path / "README.md").read_text()
+
+
+def test_index_only_rewrites_the_index_from_recorded_verdicts_with_the_modules_prose(
+    tmp_path, capsys, monkeypatch
+):
+    import attnkit.lab.scaling as scaling
+
+    write_verdict(_verdict("scaling", False), tmp_path / "scaling")
+    monkeypatch.setattr(
+        scaling, "AGREEMENT", {"not supported": "disagrees, at this scale"}, raising=False
+    )
+    index = tmp_path / "lab.md"
+    assert main(["lab", "all", "--index-only", "--out", str(tmp_path), "--index", str(index)]) == 0
+    text = index.read_text()
+    assert "| [`scaling`](#scaling) a title | not supported | 12 |" in text  # recorded numbers
+    assert f"**Published result.** {scaling.PUBLISHED}" in text  # the module's prose
+    assert "**This result against it.** disagrees, at this scale" in text
+    assert read_verdict(tmp_path / "scaling").agreement == ""  # the record itself untouched
+    assert "disagrees, at this scale" in (tmp_path / "scaling" / "verdict.md").read_text()
+
+
+def test_index_only_needs_all_and_a_folder_of_runs(tmp_path, capsys):
+    assert main(["lab", "scaling", "--index-only"]) == 2
+    assert "attnkit lab all --index-only" in capsys.readouterr().err
+    assert main(["lab", "all", "--index-only", "--out", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds no recorded lab runs" in err and "\n" not in err
+
+
+def test_every_claim_cites_its_published_result_and_compares_only_known_outcomes():
+    from attnkit.lab import claim_module
+
+    outcomes = {"supported", "not supported", "could not decide"}
+    for name in CLAIMS:
+        module = claim_module(name)
+        published = module.PUBLISHED
+        assert re.search(r"\(\d{4}", published), f"{name}: PUBLISHED cites no dated paper"
+        agreement = getattr(module, "AGREEMENT", {})
+        assert set(agreement) <= outcomes, f"{name}: AGREEMENT keys {set(agreement)}"
+        assert all(len(text) > 80 for text in agreement.values())

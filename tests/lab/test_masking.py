@@ -29,3 +29,8 @@ def test_quick_run_compares_the_causal_and_the_cheating_model(tmp_path):
     # sees it), the weights trained without the mask are worse. (The collapse of the
     # cheat's training loss needs the full run's steps.)
     assert rows["no mask"][2] > rows["causal mask"][2]
+    # the cheat's learning rate was chosen by its own (unmasked) validation loss, the
+    # number its user would watch — lower than the honest loss of the same weights
+    cheat = next(arm for arm in verdict.arms if arm["name"] == "no mask")
+    ((lr, own_validation_loss),) = cheat["rates"]
+    assert lr == cheat["lr"] and own_validation_loss < rows["no mask"][2]

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from attnkit.lab import CLAIMS, run_claim, write_index
+    from attnkit.lab import CLAIMS, publish_index, run_claim
+    from attnkit.runtime import select_device
 
     if args.list or args.claim is None:
         width = max(map(len, CLAIMS))
@@ -27,24 +28,38 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     names = list(CLAIMS) if args.claim == "all" else [args.claim]
     if args.claim != "all" and args.claim not in CLAIMS:
         raise ValueError(f"unknown lab claim {args.claim!r}; choose one of: {', '.join(CLAIMS)}")
+    select_device(args.device)  # an unknown or absent device: one line before any work
     root = Path(args.out) if args.out else Path("runs/lab")
+    index = Path(args.index) if args.index else None
+    if args.index_only:
+        if args.claim != "all":
+            raise ValueError(
+                "--index-only rewrites the index of 'all'; run: attnkit lab all --index-only"
+            )
+        if not root.is_dir():
+            raise ValueError(
+                f"{root} holds no recorded lab runs; record them with: attnkit lab all --out {root}"
+            )
+        print(f"index: {publish_index(root, names, index=index)}")
+        return EXIT_OK
     failed = []
     for name in names:
         out = root / name if args.claim == "all" or not args.out else root
         print(f"== {name}: {CLAIMS[name]}", flush=True)
         if args.claim != "all":
-            verdict = run_claim(name, out=out, quick=args.quick, seed=args.seed)
+            verdict = run_claim(name, out=out, quick=args.quick, seed=args.seed, device=args.device)
         else:  # one broken experiment must not cost the others' results
             try:
-                verdict = run_claim(name, out=out, quick=args.quick, seed=args.seed)
+                verdict = run_claim(
+                    name, out=out, quick=args.quick, seed=args.seed, device=args.device
+                )
             except (ValueError, RuntimeError, OSError) as exc:
                 print(f"   error: {str(exc).splitlines()[0]}", file=sys.stderr)
                 failed.append(name)
                 continue
         print(f"   {verdict.outcome} ({verdict.seconds:.0f} s): {out / 'verdict.md'}")
     if args.claim == "all":
-        index = Path(args.index) if args.index else None
-        print(f"index: {write_index(root, names, index=index)}")
+        print(f"index: {publish_index(root, names, index=index)}")
     if failed:
         raise RuntimeError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}")
     return EXIT_OK
@@ -62,8 +77,20 @@ def add_lab(commands: Commands) -> None:
     )
     add_seed_option(lab)
     lab.add_argument(
+        "--device",
+        default="auto",
+        help="where to train: auto (a GPU when there is one), cpu, cuda, cuda:N or mps "
+        "(default: %(default)s)",
+    )
+    lab.add_argument(
         "--index",
         metavar="FILE.md",
         help="with 'all': where to write the index (default: DIR/README.md)",
+    )
+    lab.add_argument(
+        "--index-only",
+        action="store_true",
+        help="with 'all': rewrite the index from the verdicts already in DIR, training nothing "
+        "(after re-running one claim into DIR/CLAIM)",
     )
     lab.set_defaults(func=_cmd_lab)

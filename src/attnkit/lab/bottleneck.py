@@ -57,6 +57,15 @@ PUBLISHED = (
     "tests the same contrast — the drop with length with and without attention — on "
     "copying random strings, where the only difficulty is holding the source."
 )
+AGREEMENT = {  # outcome -> how it compares with PUBLISHED (written after the full run)
+    "supported": (
+        "Agrees with Cho et al. (2014) and Bahdanau et al. (2015, Fig. 2): without "
+        "attention the accuracy falls steeply as the source grows, with Bahdanau "
+        "attention it stays nearly flat. The lab's strings are at most 16 symbols and the "
+        "models tiny, so the lengths at which the fixed vector gives out are far shorter "
+        "than the 30–50-word sentences of the papers."
+    ),
+}
 STEPS, SEEDS, RATES = 900, 5, (1e-3, 3e-3)
 RULE = Rule(
     quantity="token accuracy at the shortest source length minus at the longest",

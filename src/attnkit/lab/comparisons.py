@@ -102,6 +102,7 @@ def _train_seeds(
     lr: float,
     batch_size: int,
     warmup_steps: int,
+    clip_norm: float | None = 1.0,
 ) -> None:
     """Train ``build(seed)`` once per seed and append its numbers to ``condition``."""
     for seed in seeds:
@@ -120,6 +121,7 @@ def _train_seeds(
             lr=lr,
             warmup_steps=warmup_steps,
             seed=seed,
+            clip_norm=clip_norm,
         )
         for hook in hooks:
             hook.remove()
@@ -139,9 +141,11 @@ def compare(
     lr: float | dict[str, float] = 3e-3,
     batch_size: int = 32,
     warmup_steps: int = 50,
+    clip_norm: float | None = 1.0,
 ) -> dict[str, Condition]:
     """Train ``builders[name](seed)`` for ``steps`` updates per seed (at ``lr``, or
-    ``lr[name]``); return each variant's accuracy, loss and speed. A variant whose loss
+    ``lr[name]``; gradients clipped to ``clip_norm``, ``None`` = not clipped); return
+    each variant's accuracy, loss and speed. A variant whose loss
     turns non-finite keeps its (NaN) numbers: divergence is a result, not an error."""
     results: dict[str, Condition] = {}
     for name, build in builders.items():
@@ -156,6 +160,7 @@ def compare(
             lr=rate,
             batch_size=batch_size,
             warmup_steps=warmup_steps,
+            clip_norm=clip_norm,
         )
     return results
 

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
+from attnkit.lab import placement
 from attnkit.lab.report import Verdict, judged_verdict
 from attnkit.lab.symbol_tasks import SymbolTask, make_rnn, make_transformer, train_model
 from attnkit.lab.verdicts import Decision, Rule, combine, decide
@@ -66,6 +67,15 @@ PUBLISHED = (
     "against O(n) for recurrence. The lab measures the gradient itself rather than "
     "accuracy: every rule is about orders of magnitude, as the papers' arguments are."
 )
+AGREEMENT = {  # outcome -> how it compares with PUBLISHED (written after the full run)
+    "supported": (
+        "Agrees with Bengio et al. (1994) and Hochreiter & Schmidhuber (1997): the plain "
+        "RNN's gradient to the first of 48 positions vanishes by tens of orders of "
+        "magnitude, the LSTM's survives once training has opened its gates, and attention "
+        "gives every position a direct path — Vaswani et al.'s O(1) path length, seen in "
+        "the gradient."
+    ),
+}
 
 
 def _build(name: str, task: SymbolTask, seed: int, width: int) -> nn.Module:
@@ -92,6 +102,7 @@ def gradient_profile(model: nn.Module, task: SymbolTask, length: int, seed: int)
     """
     model = copy.deepcopy(model).double().eval()
     batch = task.batch(16, torch.Generator().manual_seed(10_000 + seed), length=length)
+    batch = placement.place(batch, model)
     captured: list[torch.Tensor] = []
 
     def keep_source(module, inputs, output):
@@ -105,7 +116,7 @@ def gradient_profile(model: nn.Module, task: SymbolTask, length: int, seed: int)
         F.cross_entropy(logits[:, 0], batch["labels"][:, 0]).backward()
     finally:
         hook.remove()
-    norms = captured[0].grad.norm(dim=-1).mean(0)[:length]  # (L,) EOS excluded
+    norms = captured[0].grad.norm(dim=-1).mean(0)[:length].cpu()  # (L,) EOS excluded
     return (norms / norms[-1]).tolist()
 
 

@@ -8,8 +8,12 @@ mask is switched off (``DecoderLMConfig(causal=False)``, the library's flag for 
 ablation). Both are then evaluated honestly — with the causal
 mask, which is exactly what generation sees, since a token being generated has no future
 — on held-out text, and both generate a continuation of the same prompt. Each arm takes
-its learning rate from ``RATES`` by its honest loss on a validation half of the held-out
-text (a seed never measured); five seeds are then scored on the other half.
+its learning rate from ``RATES`` by the validation loss its own training computes, on a
+validation half of the held-out text (a seed never measured): with the mask the honest
+loss, without it the unmasked loss — the number a user who forgot the mask would watch
+and tune by. (Choosing the cheat's rate by its honest loss instead would pick the rate
+at which it cheats least, and so test a weaker cheat than anyone would train.) Five
+seeds are then scored on the other half.
 
 Verdict rules (``RULES``, declared before the run): (1) honest held-out loss, mean(no
 mask) − mean(causal mask) above 0 — the cheat cannot generate; (2) training loss,
@@ -32,6 +36,7 @@ from attnkit.config import DecoderLMConfig, TrainConfig
 from attnkit.data.corpora import load_corpus, split_text
 from attnkit.data.tokenizers import CharTokenizer
 from attnkit.decoding import greedy_generate
+from attnkit.lab import placement
 from attnkit.lab.report import Verdict
 from attnkit.lab.verdicts import ArmReport, Rule, combine, decide, strip_plot
 from attnkit.models import DecoderLM
@@ -54,6 +59,14 @@ PUBLISHED = (
     "the lab's rules measure how large the bug is (its training loss near zero, its honest "
     "loss near or above a unigram model's)."
 )
+AGREEMENT = {  # outcome -> how it compares with PUBLISHED (written after the full run)
+    "supported": (
+        "Agrees, with the size of the bug measured: trained without the mask, the model's "
+        "training loss falls far below the honest model's while its honest loss — the one "
+        "generation sees — is far worse and its greedy continuation degenerates. There is "
+        "no published number to compare with, since no paper trains the bug on purpose."
+    ),
+}
 STEPS, SEEDS, RATES = 600, 5, (1e-3, 3e-3)
 ARMS = ("no mask", "causal mask")
 RULES = [
@@ -77,7 +90,7 @@ def _train(model: DecoderLM, ids: torch.Tensor, *, steps: int, seed: int, lr: fl
     for step in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
-        inputs, targets = _batch(ids, 32, generator)
+        inputs, targets = (part.to(placement.device()) for part in _batch(ids, 32, generator))
         loss = mean_token_cross_entropy(model(inputs).logits, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -87,8 +100,11 @@ def _train(model: DecoderLM, ids: torch.Tensor, *, steps: int, seed: int, lr: fl
 
 
 @torch.no_grad()
-def _honest_loss(model: DecoderLM, ids: torch.Tensor, seed: int) -> float:
-    inputs, targets = _batch(ids, 64, torch.Generator().manual_seed(seed))
+def _held_out_loss(model: DecoderLM, ids: torch.Tensor, seed: int) -> float:
+    """Mean next-character loss on 64 blocks of ``ids``, with the model's own mask
+    setting (honest when it is causal)."""
+    batch = _batch(ids, 64, torch.Generator().manual_seed(seed))
+    inputs, targets = (part.to(placement.device()) for part in batch)
     return float(mean_token_cross_entropy(model(inputs).logits, targets))
 
 
@@ -104,38 +120,40 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     half = valid_ids.numel() // 2
     validation_ids, test_ids = valid_ids[:half], valid_ids[half:]
 
-    def train(causal: bool, lr: float, s: int) -> tuple[DecoderLM, list[float], float]:
+    def train(causal: bool, lr: float, s: int) -> tuple[DecoderLM, DecoderLM, list[float], float]:
+        """The model as evaluated (causal mask), the model as trained, its training
+        losses and wall time."""
         torch.manual_seed(s)
         config = DecoderLMConfig(
             vocab_size=tokenizer.vocab_size, d_model=64, num_heads=4, num_layers=2,
             dropout=0.0, max_len=256, causal=causal,
         )  # fmt: skip
-        trained = DecoderLM(config)
+        trained = DecoderLM(config).to(placement.device())
         started = time.perf_counter()
         losses = _train(trained, train_ids, steps=steps, seed=s, lr=lr)
         spent = time.perf_counter() - started
         # Evaluation and generation: the same weights with the causal mask — a token
         # being generated has no future to read.
-        model = DecoderLM(dataclasses.replace(config, causal=True))
+        model = DecoderLM(dataclasses.replace(config, causal=True)).to(placement.device())
         model.load_state_dict(trained.state_dict())
         model.eval()
-        return model, losses, spent
+        return model, trained.eval(), losses, spent
 
     results, arms = {}, {}
     for causal, name in ((True, ARMS[1]), (False, ARMS[0])):
         arm = arms[name] = ArmReport(name, steps=steps)
         for lr in rates:
-            model, _, _ = train(causal, lr, seed + 1000)
-            arm.rates[lr] = round(_honest_loss(model, validation_ids, seed), 4)
-            arm.params = sum(p.numel() for p in model.parameters())
+            _, as_trained, _, _ = train(causal, lr, seed + 1000)
+            arm.rates[lr] = round(_held_out_loss(as_trained, validation_ids, seed), 4)
+            arm.params = sum(p.numel() for p in as_trained.parameters())
         arm.lr = min(rates, key=lambda r, a=arm: (a.rates[r], r))
         runs = [train(causal, arm.lr, s) for s in range(seed, seed + rules[0].seeds)]
-        arm.seconds = round(statistics.fmean(spent for _, _, spent in runs), 2)
-        model, losses, _ = runs[0]
-        prompt = torch.tensor([tokenizer.encode(PROMPT)])
+        arm.seconds = round(statistics.fmean(spent for *_, spent in runs), 2)
+        model, _, losses, _ = runs[0]
+        prompt = torch.tensor([tokenizer.encode(PROMPT)], device=placement.device())
         sample = tokenizer.decode(greedy_generate(model, prompt, max_new_tokens=120)[0].tolist())
-        trains = [statistics.fmean(curve[-20:]) for _, curve, _ in runs]
-        honest = [_honest_loss(m, test_ids, seed) for m, _, _ in runs]
+        trains = [statistics.fmean(curve[-20:]) for _, _, curve, _ in runs]
+        honest = [_held_out_loss(m, test_ids, seed) for m, *_ in runs]
         results[causal] = {
             "train": statistics.fmean(trains),
             "honest": statistics.fmean(honest),
@@ -173,7 +191,8 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
 
     summary = (
         f"After {steps} steps (last-20 mean, mean of {len(cheat['trains'])} seeds, each arm "
-        f"at its own learning rate): training loss **{cheat['train']:.3f}** without the "
+        f"at the learning rate its own validation loss chose — the cheat's computed without "
+        f"the mask, as its user would see it): training loss **{cheat['train']:.3f}** without the "
         f"mask against {masked['train']:.3f} with it (nats/char; uniform guessing "
         f"{math.log(tokenizer.vocab_size):.2f}). Honest held-out loss, as generation sees it: "
         f"**{cheat['honest']:.3f}** without against {masked['honest']:.3f} with.\n\n"

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
+from attnkit.lab import placement
 from attnkit.lab.comparisons import describe, fair_compare
 from attnkit.lab.report import Verdict
 from attnkit.lab.symbol_tasks import SymbolTask, make_transformer
@@ -53,6 +54,14 @@ PUBLISHED = (
     "only. The lab's part 1 is that theorem, checked numerically; part 2 shows its cost on "
     "a task where only order matters."
 )
+AGREEMENT = {  # outcome -> how it compares with PUBLISHED (written after the full run)
+    "supported": (
+        "Agrees with Yun et al.'s theorem exactly — the encoder without positions is "
+        "permutation-equivariant to float rounding — and with Vaswani et al.'s reason for "
+        "injecting positions: without them the model cannot learn a task where only order "
+        "matters."
+    ),
+}
 
 
 @torch.no_grad()
@@ -61,6 +70,7 @@ def equivariance_error(positional: str, task: SymbolTask, seed: int) -> float:
     model = make_transformer(task, seed=seed, positional=positional).eval()
     generator = torch.Generator().manual_seed(seed)
     src = torch.randint(3, task.vocab_size, (8, 12), generator=generator)
+    src = src.to(placement.device())
     order = torch.randperm(12, generator=generator)
     plain = model.encode(src).memory  # (B, S, D)
     shuffled = model.encode(src[:, order]).memory

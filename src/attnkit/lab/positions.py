@@ -69,6 +69,16 @@ PUBLISHED = (
     "reversal needs absolute position (the output index determines the source index), a "
     "harder test for distance-only schemes than language modelling."
 )
+AGREEMENT = {  # outcome -> how it compares with PUBLISHED (written after the full run)
+    "supported": (
+        "Agrees with Press et al. in direction: past the training length the "
+        "distance-based schemes (ALiBi, and also RoPE and T5's relative bias) keep "
+        "clearly more accuracy than sinusoidal or learned absolute positions. It differs "
+        "in degree: on reversal, which needs absolute positions, no scheme extrapolates "
+        "well, whereas ALiBi's language-model perplexity barely moves at twice the "
+        "training length — the lab's task is the harder test for distance-only schemes."
+    ),
+}
 RELATIVE = ("relative", "rope", "alibi")  # schemes that only see distances
 
 

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from attnkit.lab import placement
 from attnkit.lab.comparisons import COLUMNS, describe, fair_compare, table_rows
 from attnkit.lab.report import Verdict
 from attnkit.lab.symbol_tasks import SymbolTask, count_parameters, make_transformer
@@ -57,6 +58,15 @@ PUBLISHED = (
     "come from query–key products at all. The restriction the notes describe holds for "
     "one layer over raw embeddings, which is what the rule tests."
 )
+AGREEMENT = {  # outcome -> how it compares with PUBLISHED (written after the full run)
+    "supported": (
+        "Agrees with the notes' claim as they state it — one attention layer over raw "
+        "embeddings cannot point every position at its mirror (the Cauchy–Schwarz bound) "
+        "— and with Reformer and Synthesizer on the wider reading: in a 2+2-layer stack "
+        "the raw-input model keeps up, because from the second layer on its inputs are "
+        "learned features."
+    ),
+}
 ARMS = ("learned Q/K/V", "raw inputs (no Q/K/V)")
 LENGTH, SYMBOLS, WIDTH = 8, 10, 32
 STEPS, DEEP_STEPS, SEEDS, RATES, MARGIN = 1000, 500, 5, (1e-3, 3e-3, 1e-2), 0.2
@@ -111,7 +121,7 @@ def mirror_batch(size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]
 @torch.no_grad()
 def mirror_accuracy(model: nn.Module, batch: tuple[Tensor, Tensor]) -> float:
     model.eval()
-    tokens, targets = batch
+    tokens, targets = (part.to(placement.device()) for part in batch)
     return float((model(tokens).argmax(-1) == targets).float().mean())
 
 
@@ -119,17 +129,18 @@ def train_single(qkv_proj: bool, *, lr: float, seed: int, steps: int) -> tuple[n
     """Train one single-layer model (AdamW, constant ``lr``, 64 strings per step);
     returns it and the training wall time."""
     torch.manual_seed(seed)
-    model = SingleLayer(qkv_proj=qkv_proj)
+    model = SingleLayer(qkv_proj=qkv_proj).to(placement.device())
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
     model.train()
     for _ in range(steps):
-        tokens, targets = mirror_batch(64, generator)
+        tokens, targets = (part.to(placement.device()) for part in mirror_batch(64, generator))
         loss = F.cross_entropy(model(tokens).flatten(0, 1), targets.flatten())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+    placement.synchronize()
     return model, time.perf_counter() - started
 
 

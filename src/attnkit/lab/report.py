@@ -16,6 +16,7 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,16 @@ METHOD = [
     "rate from a small sweep on validation data (on a seed never measured), to the same "
     "steps; rates, steps, wall time and parameter counts are listed under every verdict, "
     "every seed's number is printed and drawn (strip plot), and each section ends with "
-    "the published result the claim echoes.",
+    "the published result the claim echoes and where this small-scale result agrees "
+    "with it or not. (Where the learning rate is the experiment's variable — "
+    "`layernorm` — or the measurement is a timing — `parallel` — no rate is tuned.)",
     "",
     "Regenerate with `attnkit lab all --out docs/lab --index docs/lab.md` (each claim "
-    "≤ 10 minutes on 2 CPU cores); `attnkit lab NAME --quick` runs one in seconds with "
-    "two seeds — a smoke test, not a verdict.",
+    "≤ 10 minutes on 2 CPU cores; `--device auto` trains on a GPU when there is one); "
+    "after re-running one claim with `attnkit lab NAME --out docs/lab/NAME`, rewrite "
+    "this page with `attnkit lab all --out docs/lab --index docs/lab.md --index-only`. "
+    "`attnkit lab NAME --quick` runs one in seconds with two seeds — a smoke test, not a "
+    "verdict.",
 ]
 
 
@@ -70,6 +76,9 @@ class Verdict:
             (:meth:`~attnkit.lab.verdicts.Decision.as_dict`: rule, interval, per-seed values).
         arms: how each arm was trained (:meth:`~attnkit.lab.verdicts.ArmReport.as_dict`).
         published: the published result the claim echoes, and how this one compares.
+        machine: the processor and cores it ran on (set by :func:`~attnkit.lab.run_claim`).
+        agreement: where this result agrees with the published one and where not (the
+            claim module's ``AGREEMENT`` for this outcome).
     """
 
     name: str
@@ -86,6 +95,8 @@ class Verdict:
     rules: list[dict[str, Any]] = field(default_factory=list)
     arms: list[dict[str, Any]] = field(default_factory=list)
     published: str = ""
+    machine: str = ""
+    agreement: str = ""
 
     @property
     def outcome(self) -> str:
@@ -180,7 +191,7 @@ def verdict_markdown(verdict: Verdict, *, figure_prefix: str = "", level: int = 
         f"> {verdict.claim}",
         "",
         f"**Verdict: {verdict.outcome}.** ({mode}, seed {verdict.seed}, "
-        f"{verdict.seconds:.0f} s on this machine)",
+        f"{verdict.seconds:.0f} s on {verdict.machine or 'this machine'})",
         "",
     ]
     lines += _rules_markdown(verdict.rules)
@@ -196,6 +207,8 @@ def verdict_markdown(verdict: Verdict, *, figure_prefix: str = "", level: int = 
         lines += [f"![{verdict.name}]({figure_prefix}{verdict.figure})", ""]
     if verdict.published:
         lines += [f"**Published result.** {verdict.published.strip()}", ""]
+    if verdict.agreement:
+        lines += [f"**This result against it.** {verdict.agreement.strip()}", ""]
     return "\n".join(lines)
 
 
@@ -225,14 +238,22 @@ def read_verdict(out: Path) -> Verdict:
 
 
 def write_index(
-    out: Path, names: list[str], *, index: Path | None = None, title: str = "The lab"
+    out: Path,
+    names: list[str],
+    *,
+    index: Path | None = None,
+    title: str = "The lab",
+    annotate: Callable[[Verdict], Verdict] | None = None,
 ) -> Path:
     """Collect the verdicts in ``out/<name>/`` into one markdown file (default
     ``out/README.md``): a summary table, then every verdict with its figure, linked
-    relative to the index. Returns the index path."""
+    relative to the index. ``annotate`` may update a verdict's prose (not its numbers)
+    before it is written. Returns the index path."""
     index = out / "README.md" if index is None else index
     link_root = Path(os.path.relpath(out, index.parent))
     verdicts = [read_verdict(out / name) for name in names if (out / name / VERDICT_JSON).exists()]
+    if annotate is not None:
+        verdicts = [annotate(v) for v in verdicts]
     lines = [
         f"# {title}",
         "",
@@ -243,6 +264,13 @@ def write_index(
     ]
     lines += [
         f"| [`{v.name}`](#{v.name}) {v.title} | {v.outcome} | {v.seconds:.0f} |" for v in verdicts
+    ]
+    total = sum(v.seconds for v in verdicts)
+    machines = sorted({v.machine for v in verdicts if v.machine})
+    lines += [
+        f"| **all {len(verdicts)}** | | **{total:.0f}** ({total / 60:.0f} min) |",
+        "",
+        f"Measured on: {'; '.join(machines) or 'not recorded'}.",
     ]
     lines.append("")
     for verdict in verdicts:

@@ -16,4 +16,9 @@ def test_quick_run_measures_throughput_at_every_length(tmp_path):
         assert len(row) == len(verdict.columns) == 1 + 2 * len(parallel.MODELS)
         assert all(x > 0 for x in row[1:])  # tokens per second
     assert "tokens/s" in verdict.summary
+    # one rule per recurrent model, over independent timing rounds (two in quick mode)
+    assert [rule["arms"] for rule in verdict.rules] == [list(r.arms) for r in parallel.RULES]
+    for rule in verdict.rules:
+        assert all(len(v) == 2 for v in rule["values"].values())
+        assert rule["low"] <= rule["estimate"] <= rule["high"]
     assert (tmp_path / verdict.figure).read_bytes().startswith(b"\x89PNG")

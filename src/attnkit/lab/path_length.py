@@ -159,13 +159,16 @@ def run(*, out: Path, quick: bool = False, seed: int = 0) -> Verdict:
     )
     strips.axhline(HIT, color="grey", linestyle=":", linewidth=1)
     strips.axhline(-TOLERANCE, color="grey", linestyle="--", linewidth=1)
-    order = torch.argsort(reach)
+    # Two outputs share each distance (t and n − 1 − t): one point per output and seed,
+    # the line is the mean over both and every seed.
+    distances = sorted(set(reach.tolist()))
     for row in hits_by_output:
-        by_reach.plot(reach[order], row[order], "o", alpha=0.5, markersize=4)
-    by_reach.plot(reach[order], hits_by_output.mean(0)[order], "k-", label="mean of seeds")
+        by_reach.plot(reach, row, "o", alpha=0.4, markersize=4)
+    mean_at = [float(hits_by_output[:, reach == d].mean()) for d in distances]
+    by_reach.plot(distances, mean_at, "k-", label="mean of outputs and seeds")
     rnn_steps = (LENGTH - _wanted()) + torch.arange(LENGTH) + 1  # (T,)
     twin = by_reach.twinx()
-    twin.plot(reach[order], rnn_steps[order], "r:", label="RNN steps without attention")
+    twin.plot(reach, rnn_steps, "rx", label="RNN steps without attention (per output)")
     twin.set_ylabel("recurrent steps the symbol must survive", color="red", fontsize=8)
     by_reach.set(
         xlabel="distance from output to the symbol it copies (positions)",

@@ -183,7 +183,7 @@ def judge(results: dict, holds: bool | None) -> tuple[str, list[str], list[list]
         for i, n in enumerate(lengths)
     ]
     single = results["throughput"][1]
-    gain = {name: single[name][-1] / single[name][0] for name in MODELS}
+    gain = {name: 2**log2_gain for name, log2_gain in gains(results).items()}
     batched = results["throughput"][BATCHES[-1]]
     summary = (
         f"Medians of the rounds. With one sequence per batch, going from {lengths[0]} to "
